@@ -1,0 +1,129 @@
+export type {
+  ApprovalDecision,
+  ApprovalRequest,
+  ApprovalRule,
+  Approver,
+  PendingApproval,
+} from './approvals.js';
+export { ApprovalQueue, callbackApprover, rulesApprover } from './approvals.js';
+export type {
+  AuditLog,
+  AuditLogOptions,
+  AuditProblem,
+  AuditProblemKind,
+  AuditRecord,
+  AuditVerification,
+} from './audit.js';
+export { auditLog, verifyAuditLog } from './audit.js';
+export { stricterBudgets } from './budgets.js';
+export { canonicalHash, canonicalJson } from './canonical.js';
+export type { PolicyIssue } from './errors.js';
+export {
+  BoundedError,
+  IdempotencyConflictError,
+  PolicyError,
+  StopError,
+  ToolRefusedError,
+  UsageError,
+} from './errors.js';
+export type {
+  ApprovalDecidedEvent,
+  ApprovalRequestedEvent,
+  BoundedEvent,
+  BoundedEventType,
+  BudgetKind,
+  BudgetSnapshot,
+  Decision,
+  KillEvent,
+  KillRecord,
+  KillTarget,
+  Observer,
+  RunEndEvent,
+  RunShadowStopEvent,
+  RunStartEvent,
+  RunStopEvent,
+  RunUsage,
+  StepEvent,
+  ToolDecisionEvent,
+  ToolEndEvent,
+  ToolOutcome,
+  ToolStartEvent,
+  UsageEvent,
+  WorkflowStepEvent,
+} from './events.js';
+export type { GlobMatcher } from './glob.js';
+export { compileGlob } from './glob.js';
+export { createGovernor } from './governor.js';
+export type { ObserverErrorHandler } from './observers.js';
+export { definePolicy, loadPolicy, parsePolicy } from './policy/load.js';
+export { policySchema } from './policy/schema.js';
+export type {
+  AutoApproveRule,
+  Budgets,
+  CircuitBreakerPolicy,
+  Comparison,
+  CrossRunLimits,
+  CrossRunLimitsPolicy,
+  IdempotencyPolicy,
+  KillSwitchPolicy,
+  LoopDetectionPolicy,
+  ModePolicy,
+  ModelPrice,
+  MonitoringPolicy,
+  Policy,
+  PolicyInput,
+  PricingPolicy,
+  RunMode,
+  ToolsPolicy,
+  TrackedSignal,
+  WritesPolicy,
+} from './policy/types.js';
+export type { StandardIssue, StandardResult, StandardSchemaV1 } from './standard-schema.js';
+export type { StopKind, StopReason, StopReasonInfo } from './stop-reason.js';
+export { STOP_REASONS, stopKind, stopSubject } from './stop-reason.js';
+export {
+  MemoryCircuitStore,
+  MemoryIdempotencyStore,
+  MemoryKillSwitchStore,
+  MemoryLimitsStore,
+  memoryStores,
+} from './stores/memory.js';
+export type {
+  CircuitStore,
+  IdempotencyBegin,
+  IdempotencyStore,
+  KillSwitchStore,
+  LimitOutcome,
+  LimitRequest,
+  LimitsStore,
+  MaybePromise,
+  Stores,
+} from './stores/types.js';
+export type { ToolDefinition } from './tool-rules.js';
+export { PriceTable } from './tool-rules.js';
+export type {
+  Governor,
+  GovernorOptions,
+  GovernorStats,
+  Run,
+  RunOk,
+  RunOptions,
+  RunResult,
+  RunStopped,
+  ToolCallOptions,
+  ToolContext,
+  ToolExecute,
+  ToolVerdict,
+  UsageInput,
+  WorkflowRunOptions,
+} from './types.js';
+export type {
+  EscalationDefinition,
+  RetryOptions,
+  StepOptions,
+  WorkflowContext,
+  WorkflowDefinition,
+  WorkflowException,
+  WorkflowResult,
+} from './workflow.js';
+export { defineWorkflow, EscalationSignal, StepFailedError } from './workflow.js';

@@ -1,0 +1,94 @@
+import type { BoundedEvent, Observer, RunStartEvent, ToolDecisionEvent } from './events.js';
+
+export type ObserverErrorHandler = (error: unknown, observer: Observer, event: BoundedEvent | undefined) => void;
+
+/** Fans events out to observers. Nothing an observer does can break or fail the run it watches. */
+export class ObserverHub {
+  readonly #observers: Observer[] = [];
+  #wrappers: Observer[] = [];
+  #errors = 0;
+  readonly #onError: ObserverErrorHandler | undefined;
+
+  constructor(observers: readonly Observer[], onError?: ObserverErrorHandler) {
+    this.#onError = onError;
+    for (const observer of observers) this.add(observer);
+  }
+
+  /** True when at least one observer listens: callers skip building events otherwise. */
+  get active(): boolean {
+    return this.#observers.length > 0;
+  }
+
+  get errors(): number {
+    return this.#errors;
+  }
+
+  add(observer: Observer): () => void {
+    this.#observers.push(observer);
+    if (observer.wrap) this.#wrappers.push(observer);
+    return () => {
+      const index = this.#observers.indexOf(observer);
+      if (index !== -1) this.#observers.splice(index, 1);
+      this.#wrappers = this.#wrappers.filter(o => o !== observer);
+    };
+  }
+
+  emit(event: BoundedEvent): void {
+    for (const observer of this.#observers) {
+      if (!observer.onEvent) continue;
+      try {
+        const returned = observer.onEvent(event) as unknown;
+        // An async onEvent must not leave an unhandled rejection behind.
+        if (returned && typeof (returned as PromiseLike<unknown>).then === 'function') {
+          (returned as Promise<unknown>).then(undefined, error => this.#fail(error, observer, event));
+        }
+      } catch (error) {
+        this.#fail(error, observer, event);
+      }
+    }
+  }
+
+  /** Runs fn inside every wrapping observer's context. A wrapper that throws is bypassed, never fatal. */
+  wrap<T>(scope: RunStartEvent | ToolDecisionEvent, fn: () => T): T {
+    if (this.#wrappers.length === 0) return fn();
+    let call = fn;
+    for (const observer of this.#wrappers) {
+      const inner = call;
+      call = () => {
+        let ran = false;
+        let innerFailed = false;
+        let value: T | undefined;
+        const run = () => {
+          ran = true;
+          try {
+            value = inner();
+          } catch (error) {
+            innerFailed = true;
+            throw error;
+          }
+          return value;
+        };
+        try {
+          return observer.wrap!(scope, run);
+        } catch (error) {
+          // The work's own error passes through untouched.
+          if (innerFailed) throw error;
+          this.#fail(error, observer, scope);
+          // The wrapper failed: run the work ourselves, or keep what it already produced.
+          return ran ? (value as T) : inner();
+        }
+      };
+    }
+    return call();
+  }
+
+  #fail(error: unknown, observer: Observer, event: BoundedEvent | undefined): void {
+    this.#errors++;
+    if (!this.#onError) return;
+    try {
+      this.#onError(error, observer, event);
+    } catch {
+      // The error handler itself failed; there is nobody left to tell.
+    }
+  }
+}

@@ -1,0 +1,964 @@
+import { randomUUID } from 'node:crypto';
+import { type Approver, newApprovalId } from './approvals.js';
+import { stricterBudgets } from './budgets.js';
+import { canonicalJson, sha256 } from './canonical.js';
+import { IdempotencyConflictError, StopError, ToolRefusedError, UsageError } from './errors.js';
+import type {
+  BudgetSnapshot,
+  Decision,
+  KillRecord,
+  RunStartEvent,
+  RunUsage,
+  ToolDecisionEvent,
+  ToolOutcome,
+} from './events.js';
+import type { BoundLimit, BoundSlot, LimitPlan } from './limits.js';
+import type { ObserverHub } from './observers.js';
+import type { Budgets, Policy, RunMode } from './policy/types.js';
+import { formatStandardIssues } from './standard-schema.js';
+import type { StopReason } from './stop-reason.js';
+import type { LimitRequest, Stores } from './stores/types.js';
+import type { PriceTable, ToolRule, ToolRules } from './tool-rules.js';
+import type { Run, RunOptions, ToolCallOptions, ToolContext, ToolExecute, UsageInput } from './types.js';
+
+/** What a run needs from its governor. */
+export interface GovernorCore {
+  readonly policy: Policy;
+  readonly enforcement: 'enforce' | 'shadow';
+  readonly rules: ToolRules;
+  readonly prices: PriceTable;
+  readonly stores: Stores;
+  readonly hub: ObserverHub;
+  readonly approver: Approver | undefined;
+  readonly limitPlan: LimitPlan;
+  warnUnpriced(model: string): void;
+}
+
+/** Refusals that concern the run as a whole always stop it; the others follow `tools.on_refusal`. */
+const RUN_LEVEL = new Set(['max_tool_calls', 'max_usd', 'max_seconds', 'loop_detected', 'rate_limited', 'killed']);
+
+/** Loop-detection keys longer than this are hashed, so a run's memory does not grow with argument size. */
+const MAX_LOOP_KEY = 512;
+
+interface StopState {
+  readonly reason: StopReason;
+  readonly detail: string;
+  readonly error: StopError;
+}
+
+interface CallState {
+  readonly name: string;
+  readonly callId: string;
+  readonly rule: ToolRule;
+  readonly started: number;
+  shadow: { reason: StopReason; rule: string; detail: string } | undefined;
+}
+
+export class RunImpl implements Run {
+  readonly id: string;
+  readonly agent: string;
+  readonly mode: RunMode;
+  readonly tenant: string | undefined;
+  readonly parentRunId: string | undefined;
+  readonly limits: Budgets;
+  readonly metadata: Readonly<Record<string, string | number | boolean>>;
+  /** For workflow runs: which path produced the outcome. */
+  handledBy: 'workflow' | 'agent' | undefined;
+
+  readonly #g: GovernorCore;
+  readonly #controller = new AbortController();
+  readonly #startedAt = performance.now();
+  readonly #startedEpoch = Date.now();
+  readonly #deadline: number;
+  readonly #shadow: boolean;
+  #timer: NodeJS.Timeout | undefined;
+  #stop: StopState | undefined;
+  #wouldHaveStopped: { reason: StopReason; detail: string } | undefined;
+  #ended = false;
+  #resolveStopped!: (error: StopError) => void;
+  /** Resolves with the StopError when the run stops: `governor.run()` races the body against it. */
+  readonly stoppedPromise: Promise<StopError>;
+  readonly #stopRejection: Promise<never>;
+  #removeCallerAbort: (() => void) | undefined;
+
+  #steps = 0;
+  #toolCalls = 0;
+  readonly #toolCallsByTool = new Map<string, number>();
+  #inputTokens = 0;
+  #outputTokens = 0;
+  #costUsd = 0;
+  #callSeq = 0;
+  readonly #decisions: Record<Decision, number> = {
+    allow: 0,
+    deny: 0,
+    dedup: 0,
+    approved: 0,
+    rejected: 0,
+    shadow_deny: 0,
+  };
+  readonly #loopCounts = new Map<string, number>();
+  readonly #crossRun: BoundLimit[];
+  readonly #toolCallLimits: BoundLimit[];
+  readonly #usdLimits: BoundLimit[];
+  readonly #slots: BoundSlot[];
+  readonly #heldSlots: string[] = [];
+
+  constructor(governor: GovernorCore, options: RunOptions) {
+    this.#g = governor;
+    this.id = options.runId ?? randomUUID();
+    this.agent = options.agent;
+    this.mode = options.mode ?? governor.policy.mode.default;
+    this.tenant = options.tenant;
+    this.parentRunId = options.parentRunId;
+    this.metadata = options.metadata ?? {};
+    this.limits = options.budgets ? stricterBudgets(governor.policy.budgets, options.budgets) : governor.policy.budgets;
+    this.#shadow = governor.enforcement === 'shadow';
+    this.#deadline =
+      this.limits.max_seconds === undefined ? Number.POSITIVE_INFINITY : this.#startedAt + this.limits.max_seconds * 1000;
+    this.stoppedPromise = new Promise(resolve => {
+      this.#resolveStopped = resolve;
+    });
+    this.#stopRejection = this.stoppedPromise.then(error => {
+      throw error;
+    });
+    // Nobody may be racing against it when the run stops; that is not an unhandled rejection.
+    this.#stopRejection.catch(() => {});
+    const bound = governor.limitPlan.empty ? { limits: [], slots: [] } : governor.limitPlan.bind(this.agent, this.tenant);
+    this.#crossRun = bound.limits;
+    this.#toolCallLimits = bound.limits.filter(limit => limit.metric === 'tool_calls');
+    this.#usdLimits = bound.limits.filter(limit => limit.metric === 'usd');
+    this.#slots = bound.slots;
+    if (options.signal) {
+      const signal = options.signal;
+      const onAbort = () => this.#stopWith('killed', 'aborted by the caller', 'signal');
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#removeCallerAbort = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get stopped(): { reason: StopReason; detail: string } | undefined {
+    return this.#stop ? { reason: this.#stop.reason, detail: this.#stop.detail } : undefined;
+  }
+
+  get wouldHaveStopped(): { reason: StopReason; detail: string } | undefined {
+    return this.#wouldHaveStopped;
+  }
+
+  // ---- lifecycle (called by the governor) ----
+
+  /** Emits run.start and applies the checks that can refuse a run before its body starts. */
+  async begin(): Promise<RunStartEvent | undefined> {
+    const g = this.#g;
+    const start: RunStartEvent | undefined = g.hub.active
+      ? {
+          type: 'run.start',
+          time: this.#startedEpoch,
+          runId: this.id,
+          agent: this.agent,
+          mode: this.mode,
+          tenant: this.tenant,
+          parentRunId: this.parentRunId,
+          budgets: this.budgets(),
+          enforcement: g.enforcement,
+          metadata: this.metadata,
+        }
+      : undefined;
+    if (start) g.hub.emit(start);
+    const kill = this.#killRecord();
+    if (kill) {
+      this.#stopWith('killed', killDetail(kill), 'kill_switch');
+      return start;
+    }
+    for (const slot of this.#slots) {
+      if (await g.stores.limits.acquire(slot.key, slot.limit)) {
+        this.#heldSlots.push(slot.key);
+        continue;
+      }
+      const reason: StopReason = `rate_limited:${slot.scopeName}`;
+      const detail = `${slot.scopeName} already has ${slot.limit} run(s) in flight (${slot.rule})`;
+      if (this.#shadow) this.#recordShadowStop(reason, detail, slot.rule);
+      else {
+        this.#stopWith(reason, detail, slot.rule);
+        return start;
+      }
+    }
+    if (this.#deadline !== Number.POSITIVE_INFINITY && !this.#shadow) {
+      const ms = Math.max(0, this.#deadline - performance.now());
+      this.#timer = setTimeout(
+        () => this.#stopWith('max_seconds', `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`, 'budgets.max_seconds'),
+        ms,
+      );
+    }
+    return start;
+  }
+
+  /** Stops the run from outside (kill switch). */
+  kill(record: KillRecord): void {
+    this.#stopWith('killed', killDetail(record), 'kill_switch');
+  }
+
+  /** Marks the run ended: timers and slots are released, later calls are refused. */
+  async end(): Promise<void> {
+    this.#ended = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#removeCallerAbort?.();
+    for (const key of this.#heldSlots.splice(0)) {
+      try {
+        await this.#g.stores.limits.releaseSlot(key);
+      } catch {
+        // A store that cannot release will expire the slot itself; the run's result stands.
+      }
+    }
+  }
+
+  /** Records a stop decided by the governor (an error in the body, an unhandled refusal). */
+  stopFromOutside(reason: StopReason, detail: string): StopError {
+    return this.#stopWith(reason, detail, 'run');
+  }
+
+  // ---- the public Run API ----
+
+  check(): void {
+    if (this.#stop) throw this.#stop.error;
+    const kill = this.#killRecord();
+    if (kill) throw this.#stopWith('killed', killDetail(kill), 'kill_switch');
+    if (performance.now() >= this.#deadline && !this.#shadow) {
+      throw this.#stopWith('max_seconds', `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`, 'budgets.max_seconds');
+    }
+  }
+
+  async step(options?: { name?: string }): Promise<void> {
+    this.#assertLive('step');
+    this.check();
+    const limits = this.limits;
+    if (limits.max_steps !== undefined && this.#steps + 1 > limits.max_steps) {
+      this.#runLevel('max_steps', `step ${this.#steps + 1} exceeds max_steps ${limits.max_steps}`, 'budgets.max_steps');
+    }
+    this.#checkSpent();
+    if (this.#usdLimits.length > 0) await this.#checkCrossRunSpend();
+    this.#steps++;
+    const hub = this.#g.hub;
+    if (hub.active) {
+      hub.emit({
+        type: 'step',
+        time: Date.now(),
+        runId: this.id,
+        agent: this.agent,
+        index: this.#steps,
+        name: options?.name,
+        budgets: this.budgets(),
+      });
+    }
+  }
+
+  usage(usage: UsageInput): void {
+    const input = nonNegative(usage.inputTokens, 'inputTokens');
+    const output = nonNegative(usage.outputTokens, 'outputTokens');
+    const cached = nonNegative(usage.cachedInputTokens, 'cachedInputTokens');
+    let cost = usage.costUsd;
+    if (cost === undefined && usage.model !== undefined) {
+      cost = this.#g.prices.cost(usage.model, input, output, cached);
+      if (cost === undefined && (this.limits.max_usd !== undefined || this.#usdLimits.length > 0)) {
+        this.#g.warnUnpriced(usage.model);
+      }
+    }
+    cost ??= 0;
+    this.#inputTokens += input;
+    this.#outputTokens += output;
+    this.#costUsd += cost;
+    if (cost > 0 && this.#usdLimits.length > 0) this.#addCrossRunSpend(cost);
+    const hub = this.#g.hub;
+    if (hub.active) {
+      hub.emit({
+        type: 'usage',
+        time: Date.now(),
+        runId: this.id,
+        agent: this.agent,
+        model: usage.model,
+        inputTokens: input,
+        outputTokens: output,
+        costUsd: cost,
+        budgets: this.budgets(),
+      });
+    }
+    // Spend reported after a stop is still recorded, but cannot stop the run twice.
+    if (this.#stop || this.#ended) return;
+    const limits = this.limits;
+    const total = this.#inputTokens + this.#outputTokens;
+    if (limits.max_tokens !== undefined && total > limits.max_tokens) {
+      this.#runLevel('max_tokens', `${total} tokens exceed max_tokens ${limits.max_tokens}`, 'budgets.max_tokens');
+    }
+    if (limits.max_input_tokens !== undefined && this.#inputTokens > limits.max_input_tokens) {
+      this.#runLevel(
+        'max_input_tokens',
+        `${this.#inputTokens} input tokens exceed max_input_tokens ${limits.max_input_tokens}`,
+        'budgets.max_input_tokens',
+      );
+    }
+    if (limits.max_output_tokens !== undefined && this.#outputTokens > limits.max_output_tokens) {
+      this.#runLevel(
+        'max_output_tokens',
+        `${this.#outputTokens} output tokens exceed max_output_tokens ${limits.max_output_tokens}`,
+        'budgets.max_output_tokens',
+      );
+    }
+    if (limits.max_usd !== undefined && this.#costUsd > limits.max_usd) {
+      this.#runLevel('max_usd', `spent $${fmtUsd(this.#costUsd)} of max_usd $${limits.max_usd}`, 'budgets.max_usd');
+    }
+  }
+
+  async tool<A, R>(name: string, args: A, execute: ToolExecute<A, R>, options?: ToolCallOptions): Promise<R> {
+    this.#assertLive('tool');
+    if (typeof name !== 'string' || name.length === 0) throw new UsageError('run.tool(): the tool name must be a non-empty string');
+    if (typeof execute !== 'function') throw new UsageError(`run.tool("${name}"): execute must be a function`);
+    if (this.#stop) throw this.#stop.error;
+    const g = this.#g;
+    const policy = g.policy;
+    const rule = g.rules.get(name);
+    const call: CallState = {
+      name,
+      callId: options?.callId ?? String(++this.#callSeq),
+      rule,
+      started: performance.now(),
+      shadow: undefined,
+    };
+    const hub = g.hub;
+    if (hub.active) {
+      hub.emit({
+        type: 'tool.start',
+        time: Date.now(),
+        runId: this.id,
+        agent: this.agent,
+        callId: call.callId,
+        tool: name,
+        write: rule.write,
+        args,
+        recordContent: rule.recordContent,
+      });
+    }
+
+    // 1. The kill switch and the deadline act even in shadow mode.
+    const kill = policy.kill_switch.enabled ? g.stores.killSwitch.check(this.agent, this.id) : undefined;
+    if (kill) throw this.#refuse(call, 'killed', 'kill_switch', killDetail(kill), true);
+    if (performance.now() >= this.#deadline && !this.#shadow) {
+      throw this.#refuse(call, 'max_seconds', 'budgets.max_seconds', `ran for ${this.limits.max_seconds}s`, true);
+    }
+
+    // 2. Circuit breaker: a tool that keeps failing is refused for a cool-down instead of hammered.
+    if (policy.circuit_breaker.enabled) {
+      const now = Date.now();
+      const openUntil = g.stores.circuits.openUntil(name, now);
+      if (openUntil > 0) {
+        this.#refuseOrShadow(
+          call,
+          `circuit_open:${name}`,
+          'circuit_breaker',
+          `${name} failed ${policy.circuit_breaker.failure_threshold} times in a row; retry in ${Math.ceil((openUntil - now) / 1000)}s`,
+        );
+      }
+    }
+
+    // 3. Gateway: deny list, read-only, allow list.
+    if (!rule.access.allowed) this.#refuseOrShadow(call, `tool_denied:${name}`, rule.access.rule, rule.access.detail);
+
+    // 4. Arguments.
+    let callArgs = args;
+    if (rule.schema) {
+      let result = rule.schema['~standard'].validate(args);
+      if (result instanceof Promise) result = await result;
+      if (result.issues) {
+        this.#refuseOrShadow(call, `invalid_args:${name}`, 'tool schema', formatStandardIssues(result.issues));
+      } else callArgs = result.value as A;
+    }
+
+    // 5. Per-run budgets, checked before the call they would exceed.
+    const limits = this.limits;
+    const ofTool = this.#toolCallsByTool.get(name) ?? 0;
+    if (limits.max_tool_calls !== undefined && this.#toolCalls + 1 > limits.max_tool_calls) {
+      this.#refuseOrShadow(
+        call,
+        'max_tool_calls',
+        'budgets.max_tool_calls',
+        `call ${this.#toolCalls + 1} exceeds max_tool_calls ${limits.max_tool_calls}`,
+      );
+    }
+    if (rule.perToolLimit !== undefined && ofTool + 1 > rule.perToolLimit) {
+      this.#refuseOrShadow(
+        call,
+        `max_tool_calls:${name}`,
+        rule.perToolRule!,
+        `call ${ofTool + 1} of ${name} exceeds its limit of ${rule.perToolLimit}`,
+      );
+    }
+    if (limits.max_usd !== undefined && this.#costUsd + rule.costUsd > limits.max_usd) {
+      this.#refuseOrShadow(
+        call,
+        'max_usd',
+        'budgets.max_usd',
+        `spent $${fmtUsd(this.#costUsd)}; ${name} costs $${rule.costUsd} of max_usd $${limits.max_usd}`,
+      );
+    }
+
+    // 6. Loop detection: the same call over and over is an agent stuck, not working.
+    if (policy.loop_detection.enabled) {
+      let key = `${name}\u0000${canonicalJson(callArgs)}`;
+      if (key.length > MAX_LOOP_KEY) key = sha256(key);
+      const seen = (this.#loopCounts.get(key) ?? 0) + 1;
+      this.#loopCounts.set(key, seen);
+      if (seen > policy.loop_detection.max_repeats) {
+        this.#refuseOrShadow(
+          call,
+          `loop_detected:${name}`,
+          'loop_detection.max_repeats',
+          `${name} called ${seen} times with the same arguments (max_repeats ${policy.loop_detection.max_repeats})`,
+        );
+      }
+    }
+
+    // 7. Cross-run limits (per agent, tenant, globally).
+    if (this.#toolCallLimits.length > 0 || (this.#usdLimits.length > 0 && rule.costUsd > 0)) {
+      await this.#takeCrossRun(call);
+    }
+
+    // Admitted: it counts against the budgets from here on, whether it runs, replays or is refused by an approver.
+    this.#toolCalls++;
+    this.#toolCallsByTool.set(name, ofTool + 1);
+    this.#costUsd += rule.costUsd;
+
+    // 8. Idempotency: a side effect with the same key runs once; later calls get the recorded result.
+    let idempotencyKey: string | undefined;
+    if (rule.idempotent || options?.idempotencyKey !== undefined) {
+      const canonical = canonicalJson(callArgs);
+      const fingerprint = sha256(canonical);
+      idempotencyKey =
+        options?.idempotencyKey !== undefined
+          ? `${name}:${options.idempotencyKey}`
+          : `${this.agent}:${name}:${fingerprint}`;
+      const replay = await this.#beginIdempotent(call, idempotencyKey, fingerprint);
+      if (replay) return replay.value as R;
+    }
+
+    // 9. Approval for writes.
+    let decision: Decision = call.shadow ? 'shadow_deny' : 'allow';
+    let approvedBy: string | undefined;
+    let decisionRule = call.shadow?.rule ?? rule.access.rule;
+    if (rule.write && policy.writes.require_approval) {
+      const auto = g.rules.autoApprove.match(name, callArgs);
+      if (auto) {
+        approvedBy = `policy:${auto.rule}`;
+        decisionRule = auto.rule;
+        if (!call.shadow) decision = 'approved';
+      } else if (this.#shadow) {
+        // Shadow mode asks nobody: it only records that the write would have waited for approval.
+        call.shadow ??= { reason: `approval_rejected:${name}`, rule: 'writes.require_approval', detail: 'approval required' };
+        decision = 'shadow_deny';
+        decisionRule = call.shadow.rule;
+      } else {
+        const approval = await this.#approve(call, callArgs, idempotencyKey);
+        approvedBy = approval.by;
+        decision = 'approved';
+        decisionRule = 'writes.require_approval';
+      }
+    }
+
+    this.#decisions[decision]++;
+    const decisionEvent: ToolDecisionEvent | undefined = hub.active
+      ? {
+          type: 'tool.decision',
+          time: Date.now(),
+          runId: this.id,
+          agent: this.agent,
+          callId: call.callId,
+          tool: name,
+          decision,
+          reason: call.shadow?.reason,
+          rule: decisionRule,
+          detail: call.shadow?.detail,
+          approvedBy,
+          enforced: !call.shadow,
+          idempotencyKey,
+        }
+      : undefined;
+    if (decisionEvent) hub.emit(decisionEvent);
+
+    // 10. Execute, raced against the run's deadline and kill switch.
+    const context: ToolContext = { signal: this.#controller.signal, callId: call.callId, runId: this.id, idempotencyKey };
+    let pending: Promise<R>;
+    try {
+      const invoke = () => execute(callArgs, context);
+      const returned = decisionEvent ? hub.wrap(decisionEvent, invoke) : invoke();
+      pending = Promise.resolve(returned);
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    // The real outcome settles the idempotency lease, even if the run stops before the tool does.
+    if (idempotencyKey !== undefined) {
+      const key = idempotencyKey;
+      const store = g.stores.idempotency;
+      pending.then(
+        value => settle(() => store.complete(key, value, this.#ttlMs())),
+        () => settle(() => store.release(key)),
+      );
+    }
+    const circuits = policy.circuit_breaker.enabled ? g.stores.circuits : undefined;
+    try {
+      const value = await Promise.race([pending, this.#stopRejection]);
+      circuits?.recordSuccess(name);
+      this.#toolEnd(call, 'ok', undefined, value);
+      return value;
+    } catch (error) {
+      const stop = this.#currentStop();
+      if (stop && (error === stop.error || this.#controller.signal.aborted)) {
+        this.#toolEnd(call, 'aborted', stop.reason, undefined);
+        throw stop.error;
+      }
+      if (circuits) {
+        const cb = policy.circuit_breaker;
+        circuits.recordFailure(name, cb.failure_threshold, cb.cooldown_seconds * 1000, Date.now());
+      }
+      this.#toolEnd(call, 'error', errorMessage(error), undefined);
+      throw error;
+    }
+  }
+
+  budgets(): BudgetSnapshot[] {
+    const limits = this.limits;
+    const out: BudgetSnapshot[] = [];
+    const add = (kind: BudgetSnapshot['kind'], limit: number | undefined, used: number) => {
+      if (limit !== undefined) out.push({ kind, limit, used, remaining: Math.max(0, limit - used) });
+    };
+    add('steps', limits.max_steps, this.#steps);
+    add('tool_calls', limits.max_tool_calls, this.#toolCalls);
+    add('seconds', limits.max_seconds, round3((performance.now() - this.#startedAt) / 1000));
+    add('tokens', limits.max_tokens, this.#inputTokens + this.#outputTokens);
+    add('input_tokens', limits.max_input_tokens, this.#inputTokens);
+    add('output_tokens', limits.max_output_tokens, this.#outputTokens);
+    add('usd', limits.max_usd, round6(this.#costUsd));
+    return out;
+  }
+
+  snapshot(): RunUsage {
+    return {
+      steps: this.#steps,
+      toolCalls: this.#toolCalls,
+      toolCallsByTool: Object.fromEntries(this.#toolCallsByTool),
+      inputTokens: this.#inputTokens,
+      outputTokens: this.#outputTokens,
+      totalTokens: this.#inputTokens + this.#outputTokens,
+      costUsd: round6(this.#costUsd),
+      durationMs: round3(performance.now() - this.#startedAt),
+      decisions: { ...this.#decisions },
+    };
+  }
+
+  // ---- internals ----
+
+  /** Read through a method: TypeScript would otherwise keep a narrowing of the field across awaits. */
+  #currentStop(): StopState | undefined {
+    return this.#stop;
+  }
+
+  #assertLive(method: string): void {
+    if (this.#ended) {
+      throw new UsageError(
+        `run.${method}() was called after run ${this.id} ended; keep calls inside the function passed to governor.run()`,
+      );
+    }
+  }
+
+  #killRecord(): KillRecord | undefined {
+    return this.#g.policy.kill_switch.enabled ? this.#g.stores.killSwitch.check(this.agent, this.id) : undefined;
+  }
+
+  #stopWith(reason: StopReason, detail: string, rule: string): StopError {
+    if (this.#stop) return this.#stop.error;
+    const error = new StopError(reason, detail);
+    this.#stop = { reason, detail, error };
+    if (this.#timer) clearTimeout(this.#timer);
+    const hub = this.#g.hub;
+    if (hub.active) {
+      hub.emit({ type: 'run.stop', time: Date.now(), runId: this.id, agent: this.agent, reason, detail, rule });
+    }
+    this.#controller.abort(error);
+    this.#resolveStopped(error);
+    return error;
+  }
+
+  #recordShadowStop(reason: StopReason, detail: string, rule: string): void {
+    if (this.#wouldHaveStopped) return;
+    this.#wouldHaveStopped = { reason, detail };
+    const hub = this.#g.hub;
+    if (hub.active) {
+      hub.emit({ type: 'run.shadow_stop', time: Date.now(), runId: this.id, agent: this.agent, reason, detail, rule });
+    }
+  }
+
+  /** A run-level budget ran out outside a tool call (steps, tokens, USD). */
+  #runLevel(reason: StopReason, detail: string, rule: string): void {
+    if (this.#shadow) {
+      this.#decisions.shadow_deny++;
+      this.#recordShadowStop(reason, detail, rule);
+      return;
+    }
+    throw this.#stopWith(reason, detail, rule);
+  }
+
+  #checkSpent(): void {
+    const limits = this.limits;
+    const total = this.#inputTokens + this.#outputTokens;
+    if (limits.max_tokens !== undefined && total >= limits.max_tokens) {
+      this.#runLevel('max_tokens', `${total} tokens used of max_tokens ${limits.max_tokens}`, 'budgets.max_tokens');
+    }
+    if (limits.max_input_tokens !== undefined && this.#inputTokens >= limits.max_input_tokens) {
+      this.#runLevel(
+        'max_input_tokens',
+        `${this.#inputTokens} input tokens used of max_input_tokens ${limits.max_input_tokens}`,
+        'budgets.max_input_tokens',
+      );
+    }
+    if (limits.max_output_tokens !== undefined && this.#outputTokens >= limits.max_output_tokens) {
+      this.#runLevel(
+        'max_output_tokens',
+        `${this.#outputTokens} output tokens used of max_output_tokens ${limits.max_output_tokens}`,
+        'budgets.max_output_tokens',
+      );
+    }
+    if (limits.max_usd !== undefined && this.#costUsd >= limits.max_usd) {
+      this.#runLevel('max_usd', `spent $${fmtUsd(this.#costUsd)} of max_usd $${limits.max_usd}`, 'budgets.max_usd');
+    }
+  }
+
+  async #checkCrossRunSpend(): Promise<void> {
+    const now = Date.now();
+    for (const limit of this.#usdLimits) {
+      const used = await this.#g.stores.limits.used(limit.key, limit.windowMs, limit.sliding, now);
+      if (used >= limit.limit) {
+        this.#runLevel(
+          'max_usd',
+          `${limit.scopeName} spent $${fmtUsd(used)} this ${limit.window} of $${limit.limit} (${limit.rule})`,
+          limit.rule,
+        );
+      }
+    }
+  }
+
+  #addCrossRunSpend(cost: number): void {
+    const requests: LimitRequest[] = this.#usdLimits.map(limit => ({ ...limit, amount: cost }));
+    void settle(() => this.#g.stores.limits.add(requests, Date.now()));
+  }
+
+  async #takeCrossRun(call: CallState): Promise<void> {
+    const cost = call.rule.costUsd;
+    const requests: BoundLimit[] = [];
+    for (const limit of this.#crossRun) {
+      if (limit.metric === 'tool_calls') requests.push({ ...limit, amount: 1 });
+      else if (cost > 0) requests.push({ ...limit, amount: cost });
+    }
+    const outcome = await this.#g.stores.limits.take(requests, Date.now());
+    if (outcome.ok) return;
+    const failed = requests[outcome.index]!;
+    if (failed.metric === 'usd') {
+      this.#refuseOrShadow(
+        call,
+        'max_usd',
+        failed.rule,
+        `${failed.scopeName} spent $${fmtUsd(outcome.used)} this ${failed.window} of $${failed.limit}`,
+      );
+    } else {
+      this.#refuseOrShadow(
+        call,
+        `rate_limited:${failed.scopeName}`,
+        failed.rule,
+        `${failed.scopeName} made ${Math.floor(outcome.used)} tool calls this ${failed.window} (limit ${failed.limit})`,
+      );
+    }
+  }
+
+  async #beginIdempotent(call: CallState, key: string, fingerprint: string): Promise<{ value: unknown } | undefined> {
+    const store = this.#g.stores.idempotency;
+    const ttl = this.#ttlMs();
+    for (;;) {
+      const begun = await store.begin(key, fingerprint, ttl);
+      switch (begun.status) {
+        case 'acquired':
+          return undefined;
+        case 'conflict':
+          this.#toolEnd(call, 'refused', 'idempotency conflict', undefined);
+          throw new IdempotencyConflictError(key, call.name);
+        case 'in_flight':
+          // Another caller is running this exact call: wait for it (or for this run to stop), then look again.
+          await Promise.race([begun.settled, this.#stopRejection]).catch(error => {
+            this.#toolEnd(call, 'aborted', this.#stop?.reason, undefined);
+            throw error;
+          });
+          continue;
+        case 'replay': {
+          this.#decisions.dedup++;
+          const hub = this.#g.hub;
+          if (hub.active) {
+            hub.emit({
+              type: 'tool.decision',
+              time: Date.now(),
+              runId: this.id,
+              agent: this.agent,
+              callId: call.callId,
+              tool: call.name,
+              decision: 'dedup',
+              reason: undefined,
+              rule: 'idempotency',
+              detail: 'replayed the recorded result',
+              approvedBy: undefined,
+              enforced: true,
+              idempotencyKey: key,
+            });
+          }
+          this.#toolEnd(call, 'dedup', undefined, begun.value);
+          return { value: begun.value };
+        }
+      }
+    }
+  }
+
+  async #approve(call: CallState, args: unknown, idempotencyKey: string | undefined): Promise<{ by: string }> {
+    const g = this.#g;
+    const name = call.name;
+    const release = () => {
+      if (idempotencyKey !== undefined) void settle(() => g.stores.idempotency.release(idempotencyKey));
+    };
+    const approver = g.approver;
+    const hub = g.hub;
+    const approvalId = newApprovalId();
+    const requestedAt = Date.now();
+    const timeoutMs = g.policy.writes.approval_timeout_seconds * 1000;
+    if (!approver) {
+      release();
+      throw this.#refuse(
+        call,
+        `approval_rejected:${name}`,
+        'writes.require_approval',
+        'this write needs approval and the governor has no approver (pass `approver` to createGovernor)',
+        false,
+        'bounded',
+      );
+    }
+    if (hub.active) {
+      hub.emit({
+        type: 'approval.requested',
+        time: requestedAt,
+        runId: this.id,
+        agent: this.agent,
+        approvalId,
+        callId: call.callId,
+        tool: name,
+      });
+    }
+    const controller = new AbortController();
+    const onRunAbort = () => controller.abort(this.#controller.signal.reason);
+    this.#controller.signal.addEventListener('abort', onRunAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>(resolve => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    let outcome: Awaited<ReturnType<Approver['request']>> | 'timeout';
+    try {
+      outcome = await Promise.race([
+        approver.request({
+          id: approvalId,
+          runId: this.id,
+          agent: this.agent,
+          tenant: this.tenant,
+          tool: name,
+          callId: call.callId,
+          args,
+          requestedAt,
+          expiresAt: requestedAt + timeoutMs,
+          signal: controller.signal,
+        }),
+        timeout,
+        this.#stopRejection,
+      ]);
+    } catch (error) {
+      release();
+      const stop = this.#currentStop();
+      if (stop) {
+        this.#toolEnd(call, 'aborted', stop.reason, undefined);
+        throw stop.error;
+      }
+      // An approver that fails cannot approve: the write is refused, loudly.
+      outcome = { approved: false, by: approver.name ?? 'approver', reason: `approver failed: ${errorMessage(error)}` };
+    } finally {
+      clearTimeout(timer);
+      this.#controller.signal.removeEventListener('abort', onRunAbort);
+      if (!controller.signal.aborted) controller.abort(new Error('approval settled'));
+    }
+    const timedOut = outcome === 'timeout';
+    const decision: { approved: boolean; by: string; reason?: string | undefined } =
+      outcome === 'timeout' ? { approved: false, by: 'timeout', reason: undefined } : outcome;
+    if (hub.active) {
+      hub.emit({
+        type: 'approval.decided',
+        time: Date.now(),
+        runId: this.id,
+        agent: this.agent,
+        approvalId,
+        callId: call.callId,
+        tool: name,
+        approved: decision.approved,
+        by: decision.by,
+        reason: decision.reason,
+        timedOut,
+        waitedMs: Date.now() - requestedAt,
+      });
+    }
+    if (decision.approved) return { by: decision.by };
+    release();
+    if (timedOut) {
+      throw this.#refuse(
+        call,
+        `approval_timeout:${name}`,
+        'writes.approval_timeout_seconds',
+        `no decision within ${g.policy.writes.approval_timeout_seconds}s`,
+        false,
+        undefined,
+      );
+    }
+    throw this.#refuse(
+      call,
+      `approval_rejected:${name}`,
+      'writes.require_approval',
+      `rejected by ${decision.by}${decision.reason ? `: ${decision.reason}` : ''}`,
+      false,
+      decision.by,
+    );
+  }
+
+  #ttlMs(): number {
+    return this.#g.policy.idempotency.ttl_seconds * 1000;
+  }
+
+  /** Refuses the call, or in shadow mode notes the first refusal and lets the call go on. */
+  #refuseOrShadow(call: CallState, reason: StopReason, rule: string, detail: string): void {
+    if (this.#shadow) {
+      call.shadow ??= { reason, rule, detail };
+      if (this.#stopsRun(reason)) this.#recordShadowStop(reason, detail, rule);
+      return;
+    }
+    throw this.#refuse(call, reason, rule, detail, false);
+  }
+
+  #stopsRun(reason: StopReason): boolean {
+    const colon = reason.indexOf(':');
+    const kind = colon === -1 ? reason : reason.slice(0, colon);
+    return RUN_LEVEL.has(kind) || this.#g.policy.tools.on_refusal === 'stop';
+  }
+
+  /** Emits the refusal and returns the error to throw: a StopError, or a ToolRefusedError under `continue`. */
+  #refuse(
+    call: CallState,
+    reason: StopReason,
+    rule: string,
+    detail: string,
+    alwaysStops: boolean,
+    decidedBy?: string,
+  ): StopError | ToolRefusedError {
+    const decision: Decision = reason.startsWith('approval_') ? 'rejected' : 'deny';
+    this.#decisions[decision]++;
+    const hub = this.#g.hub;
+    if (hub.active) {
+      hub.emit({
+        type: 'tool.decision',
+        time: Date.now(),
+        runId: this.id,
+        agent: this.agent,
+        callId: call.callId,
+        tool: call.name,
+        decision,
+        reason,
+        rule,
+        detail,
+        approvedBy: decidedBy,
+        enforced: true,
+        idempotencyKey: undefined,
+      });
+    }
+    this.#toolEnd(call, 'refused', reason, undefined);
+    if (alwaysStops || this.#stopsRun(reason)) return this.#stopWith(reason, detail, rule);
+    return new ToolRefusedError(reason, call.name, detail);
+  }
+
+  #toolEnd(call: CallState, outcome: ToolOutcome, error: string | undefined, result: unknown): void {
+    const hub = this.#g.hub;
+    if (!hub.active) return;
+    hub.emit({
+      type: 'tool.end',
+      time: Date.now(),
+      runId: this.id,
+      agent: this.agent,
+      callId: call.callId,
+      tool: call.name,
+      outcome,
+      durationMs: round3(performance.now() - call.started),
+      costUsd: outcome === 'refused' ? 0 : call.rule.costUsd,
+      error,
+      result,
+      recordContent: call.rule.recordContent,
+      budgets: this.budgets(),
+      toolCallsOfTool: this.#toolCallsByTool.get(call.name) ?? 0,
+    });
+  }
+}
+
+function killDetail(record: KillRecord): string {
+  const target =
+    record.target.scope === 'global'
+      ? 'globally'
+      : record.target.scope === 'agent'
+        ? `for agent ${record.target.agent}`
+        : `for run ${record.target.runId}`;
+  return `killed ${target} by ${record.by}: ${record.reason}`;
+}
+
+function nonNegative(value: number | undefined, name: string): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new UsageError(`run.usage(): ${name} must be a finite number >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+}
+
+/** Runs a store call whose failure must not reach the run (settling leases, recording spend). */
+async function settle(fn: () => unknown): Promise<void> {
+  try {
+    await fn();
+  } catch {
+    // The store will expire what it could not settle (TTL); the run's own result is unaffected.
+  }
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+function round6(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
+}
+
+function fmtUsd(value: number): string {
+  return value < 0.01 ? value.toFixed(6).replace(/0+$/, '').replace(/\.$/, '') : value.toFixed(2);
+}
