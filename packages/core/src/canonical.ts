@@ -8,17 +8,19 @@ import { createHash } from 'node:crypto';
  * as JSON): `undefined` members are dropped, Dates become ISO strings, `toJSON()` is honoured, -0 is 0.
  * Values JSON cannot carry get tokens no JSON text can produce, so they never collide with a string:
  * `NaN`, `Infinity`, `-Infinity`, `12n` (bigint), `Map{...}`, `Set[...]`, `Bytes(<base64>)`.
- * Cycles throw a TypeError rather than recursing forever.
+ * Cycles (and nesting deeper than 256 levels) throw a TypeError rather than recursing forever.
  */
 export function canonicalJson(value: unknown): string {
-  // Fast path for the common flat argument object: no allocation beyond the output string.
-  return write(value, undefined);
+  return write(value, 0);
 }
 
-function write(value: unknown, seen: Set<object> | undefined): string {
+/** Deeper than this is a cycle, or a value no tool argument has; a depth count costs nothing per call. */
+const MAX_DEPTH = 256;
+
+function write(value: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return quote(value);
     case 'number':
       // String(-0) is '0', as in JSON.
       return String(value);
@@ -35,9 +37,8 @@ function write(value: unknown, seen: Set<object> | undefined): string {
   }
   if (value === null) return 'null';
   const obj = value as object;
-  if (seen?.has(obj)) throw new TypeError('canonicalJson: the value contains a cycle');
-  const inner = seen ?? new Set<object>();
-  inner.add(obj);
+  if (depth >= MAX_DEPTH) throw new TypeError(`canonicalJson: the value is nested over ${MAX_DEPTH} levels deep or contains a cycle`);
+  const inner = depth + 1;
   let out: string;
   if (Array.isArray(obj)) {
     out = '[';
@@ -60,7 +61,7 @@ function write(value: unknown, seen: Set<object> | undefined): string {
       out = write((toJSON as () => unknown).call(obj), inner);
     } else {
       const keys = Object.keys(obj);
-      if (keys.length > 1) keys.sort();
+      if (keys.length > 1 && !isSorted(keys)) keys.sort();
       out = '{';
       let first = true;
       for (const key of keys) {
@@ -68,15 +69,27 @@ function write(value: unknown, seen: Set<object> | undefined): string {
         if (member === undefined || typeof member === 'function' || typeof member === 'symbol') continue;
         if (!first) out += ',';
         first = false;
-        out += JSON.stringify(key);
+        out += quote(key);
         out += ':';
         out += write(member, inner);
       }
       out += '}';
     }
   }
-  inner.delete(obj);
   return out;
+}
+
+// Strings without quotes, backslashes, control characters or lone surrogates need no escaping; checking that is
+// several times cheaper than JSON.stringify on the short strings tool arguments are made of.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function quote(text: string): string {
+  return text.length < 256 && !NEEDS_ESCAPE.test(text) ? `"${text}"` : JSON.stringify(text);
+}
+
+function isSorted(keys: string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
+  return true;
 }
 
 /** SHA-256 (hex) of the canonical JSON of a value. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Approver, newApprovalId } from './approvals.js';
+import { type ApprovalDecision, type Approver, newApprovalId } from './approvals.js';
 import { stricterBudgets } from './budgets.js';
 import { canonicalJson, sha256 } from './canonical.js';
 import { IdempotencyConflictError, StopError, ToolRefusedError, UsageError } from './errors.js';
@@ -15,9 +15,9 @@ import type {
 import type { BoundLimit, BoundSlot, LimitPlan } from './limits.js';
 import type { ObserverHub } from './observers.js';
 import type { Budgets, Policy, RunMode } from './policy/types.js';
-import { formatStandardIssues } from './standard-schema.js';
+import { formatStandardIssues, type StandardResult } from './standard-schema.js';
 import type { StopReason } from './stop-reason.js';
-import type { LimitRequest, Stores } from './stores/types.js';
+import type { LimitOutcome, LimitRequest, Stores } from './stores/types.js';
 import type { PriceTable, ToolRule, ToolRules } from './tool-rules.js';
 import type { Run, RunOptions, ToolCallOptions, ToolContext, ToolExecute, UsageInput } from './types.js';
 
@@ -66,7 +66,8 @@ export class RunImpl implements Run {
   handledBy: 'workflow' | 'agent' | undefined;
 
   readonly #g: GovernorCore;
-  readonly #controller = new AbortController();
+  /** Created on first use: most runs never read their signal, and an AbortController is not free. */
+  #controller: AbortController | undefined;
   readonly #startedAt = performance.now();
   readonly #startedEpoch = Date.now();
   readonly #deadline: number;
@@ -78,7 +79,8 @@ export class RunImpl implements Run {
   #resolveStopped!: (error: StopError) => void;
   /** Resolves with the StopError when the run stops: `governor.run()` races the body against it. */
   readonly stoppedPromise: Promise<StopError>;
-  readonly #stopRejection: Promise<never>;
+  /** Rejecters of the calls waiting right now (tools, approvals, idempotency waits), told when the run stops. */
+  readonly #waiting = new Set<(error: StopError) => void>();
   #removeCallerAbort: (() => void) | undefined;
 
   #steps = 0;
@@ -96,7 +98,8 @@ export class RunImpl implements Run {
     rejected: 0,
     shadow_deny: 0,
   };
-  readonly #loopCounts = new Map<string, number>();
+  /** tool -> canonical arguments -> times called. */
+  readonly #loopCounts = new Map<string, Map<string, number>>();
   readonly #crossRun: BoundLimit[];
   readonly #toolCallLimits: BoundLimit[];
   readonly #usdLimits: BoundLimit[];
@@ -118,11 +121,6 @@ export class RunImpl implements Run {
     this.stoppedPromise = new Promise(resolve => {
       this.#resolveStopped = resolve;
     });
-    this.#stopRejection = this.stoppedPromise.then(error => {
-      throw error;
-    });
-    // Nobody may be racing against it when the run stops; that is not an unhandled rejection.
-    this.#stopRejection.catch(() => {});
     const bound = governor.limitPlan.empty ? { limits: [], slots: [] } : governor.limitPlan.bind(this.agent, this.tenant);
     this.#crossRun = bound.limits;
     this.#toolCallLimits = bound.limits.filter(limit => limit.metric === 'tool_calls');
@@ -140,6 +138,10 @@ export class RunImpl implements Run {
   }
 
   get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#stop) this.#controller.abort(this.#stop.error);
+    }
     return this.#controller.signal;
   }
 
@@ -314,73 +316,89 @@ export class RunImpl implements Run {
     }
   }
 
-  async tool<A, R>(name: string, args: A, execute: ToolExecute<A, R>, options?: ToolCallOptions): Promise<R> {
-    this.#assertLive('tool');
-    if (typeof name !== 'string' || name.length === 0) throw new UsageError('run.tool(): the tool name must be a non-empty string');
-    if (typeof execute !== 'function') throw new UsageError(`run.tool("${name}"): execute must be a function`);
-    if (this.#stop) throw this.#stop.error;
-    const g = this.#g;
-    const policy = g.policy;
-    const rule = g.rules.get(name);
-    const call: CallState = {
-      name,
-      callId: options?.callId ?? String(++this.#callSeq),
-      rule,
-      started: performance.now(),
-      shadow: undefined,
-    };
-    const hub = g.hub;
-    if (hub.active) {
-      hub.emit({
-        type: 'tool.start',
-        time: Date.now(),
-        runId: this.id,
-        agent: this.agent,
-        callId: call.callId,
-        tool: name,
-        write: rule.write,
-        args,
-        recordContent: rule.recordContent,
-      });
-    }
-
-    // 1. The kill switch and the deadline act even in shadow mode.
-    const kill = policy.kill_switch.enabled ? g.stores.killSwitch.check(this.agent, this.id) : undefined;
-    if (kill) throw this.#refuse(call, 'killed', 'kill_switch', killDetail(kill), true);
-    if (performance.now() >= this.#deadline && !this.#shadow) {
-      throw this.#refuse(call, 'max_seconds', 'budgets.max_seconds', `ran for ${this.limits.max_seconds}s`, true);
-    }
-
-    // 2. Circuit breaker: a tool that keeps failing is refused for a cool-down instead of hammered.
-    if (policy.circuit_breaker.enabled) {
-      const now = Date.now();
-      const openUntil = g.stores.circuits.openUntil(name, now);
-      if (openUntil > 0) {
-        this.#refuseOrShadow(
-          call,
-          `circuit_open:${name}`,
-          'circuit_breaker',
-          `${name} failed ${policy.circuit_breaker.failure_threshold} times in a row; retry in ${Math.ceil((openUntil - now) / 1000)}s`,
-        );
+  tool<A, R>(name: string, args: A, execute: ToolExecute<A, R>, options?: ToolCallOptions): Promise<R> {
+    // The common path (an allowed read) runs synchronously up to the tool itself: no async function, no extra
+    // promise per check. Paths that must wait (async schemas, shared stores, idempotency, approvals) go async.
+    try {
+      this.#assertLive('tool');
+      if (typeof name !== 'string' || name.length === 0) {
+        throw new UsageError('run.tool(): the tool name must be a non-empty string');
       }
-    }
+      if (typeof execute !== 'function') throw new UsageError(`run.tool("${name}"): execute must be a function`);
+      if (this.#stop) throw this.#stop.error;
+      const g = this.#g;
+      const policy = g.policy;
+      const rule = g.rules.get(name);
+      const hub = g.hub;
+      const call: CallState = {
+        name,
+        callId: options?.callId ?? String(++this.#callSeq),
+        rule,
+        // Only events need the duration; performance.now() is not free on every call.
+        started: hub.active ? performance.now() : 0,
+        shadow: undefined,
+      };
+      if (hub.active) {
+        hub.emit({
+          type: 'tool.start',
+          time: Date.now(),
+          runId: this.id,
+          agent: this.agent,
+          callId: call.callId,
+          tool: name,
+          write: rule.write,
+          args,
+          recordContent: rule.recordContent,
+        });
+      }
 
-    // 3. Gateway: deny list, read-only, allow list.
-    if (!rule.access.allowed) this.#refuseOrShadow(call, `tool_denied:${name}`, rule.access.rule, rule.access.detail);
+      // 1. The kill switch acts even in shadow mode. (The deadline needs no check here: its timer stops the run,
+      // and a stopped run refuses the call above.)
+      const kill = policy.kill_switch.enabled ? g.stores.killSwitch.check(this.agent, this.id) : undefined;
+      if (kill) throw this.#refuse(call, 'killed', 'kill_switch', killDetail(kill), true);
 
-    // 4. Arguments.
-    let callArgs = args;
-    if (rule.schema) {
-      let result = rule.schema['~standard'].validate(args);
-      if (result instanceof Promise) result = await result;
-      if (result.issues) {
-        this.#refuseOrShadow(call, `invalid_args:${name}`, 'tool schema', formatStandardIssues(result.issues));
-      } else callArgs = result.value as A;
+      // 2. Circuit breaker: a tool that keeps failing is refused for a cool-down instead of hammered.
+      if (policy.circuit_breaker.enabled) {
+        const openUntil = g.stores.circuits.openUntil(name);
+        if (openUntil > 0) {
+          this.#refuseOrShadow(
+            call,
+            `circuit_open:${name}`,
+            'circuit_breaker',
+            `${name} failed ${policy.circuit_breaker.failure_threshold} times in a row; retry in ${Math.ceil((openUntil - Date.now()) / 1000)}s`,
+          );
+        }
+      }
+
+      // 3. Gateway: deny list, read-only, allow list.
+      if (!rule.access.allowed) this.#refuseOrShadow(call, `tool_denied:${name}`, rule.access.rule, rule.access.detail);
+
+      // 4. Arguments.
+      if (rule.schema) {
+        const result = rule.schema['~standard'].validate(args);
+        if (result instanceof Promise) {
+          return result.then(r => this.#afterArgs(call, this.#checkedArgs(call, r, args), execute, options));
+        }
+        return this.#afterArgs(call, this.#checkedArgs(call, result, args), execute, options);
+      }
+      return this.#afterArgs(call, args, execute, options);
+    } catch (error) {
+      return Promise.reject(error);
     }
+  }
+
+  #checkedArgs<A>(call: CallState, result: StandardResult<unknown>, args: A): A {
+    if (!result.issues) return result.value as A;
+    this.#refuseOrShadow(call, `invalid_args:${call.name}`, 'tool schema', formatStandardIssues(result.issues));
+    return args;
+  }
+
+  #afterArgs<A, R>(call: CallState, args: A, execute: ToolExecute<A, R>, options: ToolCallOptions | undefined): Promise<R> {
+    const { name, rule } = call;
+    const policy = this.#g.policy;
 
     // 5. Per-run budgets, checked before the call they would exceed.
     const limits = this.limits;
-    const ofTool = this.#toolCallsByTool.get(name) ?? 0;
     if (limits.max_tool_calls !== undefined && this.#toolCalls + 1 > limits.max_tool_calls) {
       this.#refuseOrShadow(
         call,
@@ -389,13 +407,16 @@ export class RunImpl implements Run {
         `call ${this.#toolCalls + 1} exceeds max_tool_calls ${limits.max_tool_calls}`,
       );
     }
-    if (rule.perToolLimit !== undefined && ofTool + 1 > rule.perToolLimit) {
-      this.#refuseOrShadow(
-        call,
-        `max_tool_calls:${name}`,
-        rule.perToolRule!,
-        `call ${ofTool + 1} of ${name} exceeds its limit of ${rule.perToolLimit}`,
-      );
+    if (rule.perToolLimit !== undefined) {
+      const ofTool = this.#toolCallsByTool.get(name) ?? 0;
+      if (ofTool + 1 > rule.perToolLimit) {
+        this.#refuseOrShadow(
+          call,
+          `max_tool_calls:${name}`,
+          rule.perToolRule!,
+          `call ${ofTool + 1} of ${name} exceeds its limit of ${rule.perToolLimit}`,
+        );
+      }
     }
     if (limits.max_usd !== undefined && this.#costUsd + rule.costUsd > limits.max_usd) {
       this.#refuseOrShadow(
@@ -408,10 +429,15 @@ export class RunImpl implements Run {
 
     // 6. Loop detection: the same call over and over is an agent stuck, not working.
     if (policy.loop_detection.enabled) {
-      let key = `${name}\u0000${canonicalJson(callArgs)}`;
+      let key = canonicalJson(args);
       if (key.length > MAX_LOOP_KEY) key = sha256(key);
-      const seen = (this.#loopCounts.get(key) ?? 0) + 1;
-      this.#loopCounts.set(key, seen);
+      let counts = this.#loopCounts.get(name);
+      if (!counts) {
+        counts = new Map();
+        this.#loopCounts.set(name, counts);
+      }
+      const seen = (counts.get(key) ?? 0) + 1;
+      counts.set(key, seen);
       if (seen > policy.loop_detection.max_repeats) {
         this.#refuseOrShadow(
           call,
@@ -424,19 +450,40 @@ export class RunImpl implements Run {
 
     // 7. Cross-run limits (per agent, tenant, globally).
     if (this.#toolCallLimits.length > 0 || (this.#usdLimits.length > 0 && rule.costUsd > 0)) {
-      await this.#takeCrossRun(call);
+      const taken = this.#takeCrossRun(call);
+      if (taken) return taken.then(() => this.#admit(call, args, execute, options));
     }
+    return this.#admit(call, args, execute, options);
+  }
 
+  #admit<A, R>(call: CallState, args: A, execute: ToolExecute<A, R>, options: ToolCallOptions | undefined): Promise<R> {
+    const { name, rule } = call;
     // Admitted: it counts against the budgets from here on, whether it runs, replays or is refused by an approver.
     this.#toolCalls++;
-    this.#toolCallsByTool.set(name, ofTool + 1);
+    this.#toolCallsByTool.set(name, (this.#toolCallsByTool.get(name) ?? 0) + 1);
     this.#costUsd += rule.costUsd;
+    const needsApproval = rule.write && this.#g.policy.writes.require_approval;
+    if (rule.idempotent || options?.idempotencyKey !== undefined || needsApproval) {
+      return this.#guarded(call, args, execute, options);
+    }
+    const decision: Decision = call.shadow ? 'shadow_deny' : 'allow';
+    return this.#execute(call, args, execute, decision, call.shadow?.rule ?? rule.access.rule, undefined, undefined);
+  }
+
+  /** Idempotency and approval: the parts of a call that wait on a store or a person. */
+  async #guarded<A, R>(
+    call: CallState,
+    args: A,
+    execute: ToolExecute<A, R>,
+    options: ToolCallOptions | undefined,
+  ): Promise<R> {
+    const { name, rule } = call;
+    const g = this.#g;
 
     // 8. Idempotency: a side effect with the same key runs once; later calls get the recorded result.
     let idempotencyKey: string | undefined;
     if (rule.idempotent || options?.idempotencyKey !== undefined) {
-      const canonical = canonicalJson(callArgs);
-      const fingerprint = sha256(canonical);
+      const fingerprint = sha256(canonicalJson(args));
       idempotencyKey =
         options?.idempotencyKey !== undefined
           ? `${name}:${options.idempotencyKey}`
@@ -449,8 +496,8 @@ export class RunImpl implements Run {
     let decision: Decision = call.shadow ? 'shadow_deny' : 'allow';
     let approvedBy: string | undefined;
     let decisionRule = call.shadow?.rule ?? rule.access.rule;
-    if (rule.write && policy.writes.require_approval) {
-      const auto = g.rules.autoApprove.match(name, callArgs);
+    if (rule.write && g.policy.writes.require_approval) {
+      const auto = g.rules.autoApprove.match(name, args);
       if (auto) {
         approvedBy = `policy:${auto.rule}`;
         decisionRule = auto.rule;
@@ -461,13 +508,28 @@ export class RunImpl implements Run {
         decision = 'shadow_deny';
         decisionRule = call.shadow.rule;
       } else {
-        const approval = await this.#approve(call, callArgs, idempotencyKey);
+        const approval = await this.#approve(call, args, idempotencyKey);
         approvedBy = approval.by;
         decision = 'approved';
         decisionRule = 'writes.require_approval';
       }
     }
+    return this.#execute(call, args, execute, decision, decisionRule, approvedBy, idempotencyKey);
+  }
 
+  /** 10. Runs the tool, raced against the run's deadline and kill switch. */
+  #execute<A, R>(
+    call: CallState,
+    args: A,
+    execute: ToolExecute<A, R>,
+    decision: Decision,
+    decisionRule: string,
+    approvedBy: string | undefined,
+    idempotencyKey: string | undefined,
+  ): Promise<R> {
+    const g = this.#g;
+    const hub = g.hub;
+    const name = call.name;
     this.#decisions[decision]++;
     const decisionEvent: ToolDecisionEvent | undefined = hub.active
       ? {
@@ -488,12 +550,10 @@ export class RunImpl implements Run {
       : undefined;
     if (decisionEvent) hub.emit(decisionEvent);
 
-    // 10. Execute, raced against the run's deadline and kill switch.
-    const context: ToolContext = { signal: this.#controller.signal, callId: call.callId, runId: this.id, idempotencyKey };
+    const context = new CallContext(this, call.callId, idempotencyKey);
     let pending: Promise<R>;
     try {
-      const invoke = () => execute(callArgs, context);
-      const returned = decisionEvent ? hub.wrap(decisionEvent, invoke) : invoke();
+      const returned = decisionEvent ? hub.wrap(decisionEvent, () => execute(args, context)) : execute(args, context);
       pending = Promise.resolve(returned);
     } catch (error) {
       pending = Promise.reject(error);
@@ -507,25 +567,36 @@ export class RunImpl implements Run {
         () => settle(() => store.release(key)),
       );
     }
-    const circuits = policy.circuit_breaker.enabled ? g.stores.circuits : undefined;
-    try {
-      const value = await Promise.race([pending, this.#stopRejection]);
-      circuits?.recordSuccess(name);
-      this.#toolEnd(call, 'ok', undefined, value);
-      return value;
-    } catch (error) {
-      const stop = this.#currentStop();
-      if (stop && (error === stop.error || this.#controller.signal.aborted)) {
-        this.#toolEnd(call, 'aborted', stop.reason, undefined);
-        throw stop.error;
-      }
-      if (circuits) {
-        const cb = policy.circuit_breaker;
-        circuits.recordFailure(name, cb.failure_threshold, cb.cooldown_seconds * 1000, Date.now());
-      }
-      this.#toolEnd(call, 'error', errorMessage(error), undefined);
-      throw error;
-    }
+    const circuits = g.policy.circuit_breaker.enabled ? g.stores.circuits : undefined;
+    return new Promise<R>((resolve, reject) => {
+      const waiting = this.#waiting;
+      const onStop = (error: StopError) => {
+        this.#toolEnd(call, 'aborted', error.reason, undefined);
+        reject(error);
+      };
+      if (this.#stop) return onStop(this.#stop.error);
+      waiting.add(onStop);
+      pending.then(
+        value => {
+          if (!waiting.delete(onStop)) return;
+          circuits?.recordSuccess(name);
+          this.#toolEnd(call, 'ok', undefined, value);
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (!waiting.delete(onStop)) return;
+          const stop = this.#stop;
+          // Once the run has stopped, whatever the tool does next is the abort's doing.
+          if (stop) return onStop(stop.error);
+          if (circuits) {
+            const cb = g.policy.circuit_breaker;
+            circuits.recordFailure(name, cb.failure_threshold, cb.cooldown_seconds * 1000, Date.now());
+          }
+          this.#toolEnd(call, 'error', errorMessage(error), undefined);
+          reject(error);
+        },
+      );
+    });
   }
 
   budgets(): BudgetSnapshot[] {
@@ -560,6 +631,29 @@ export class RunImpl implements Run {
 
   // ---- internals ----
 
+  /**
+   * Settles like `promise`, or rejects with the StopError as soon as the run stops. Not Promise.race against a
+   * long-lived promise: that leaves a reaction behind on every call and grows without bound.
+   */
+  #untilStopped<T>(promise: PromiseLike<T>): Promise<T> {
+    const stop = this.#stop;
+    if (stop) return Promise.reject(stop.error);
+    return new Promise<T>((resolve, reject) => {
+      const waiting = this.#waiting;
+      waiting.add(reject);
+      promise.then(
+        value => {
+          waiting.delete(reject);
+          resolve(value);
+        },
+        error => {
+          waiting.delete(reject);
+          reject(error);
+        },
+      );
+    });
+  }
+
   /** Read through a method: TypeScript would otherwise keep a narrowing of the field across awaits. */
   #currentStop(): StopState | undefined {
     return this.#stop;
@@ -586,7 +680,9 @@ export class RunImpl implements Run {
     if (hub.active) {
       hub.emit({ type: 'run.stop', time: Date.now(), runId: this.id, agent: this.agent, reason, detail, rule });
     }
-    this.#controller.abort(error);
+    this.#controller?.abort(error);
+    for (const reject of this.#waiting) reject(error);
+    this.#waiting.clear();
     this.#resolveStopped(error);
     return error;
   }
@@ -654,14 +750,21 @@ export class RunImpl implements Run {
     void settle(() => this.#g.stores.limits.add(requests, Date.now()));
   }
 
-  async #takeCrossRun(call: CallState): Promise<void> {
+  /** Takes from the cross-run limits; returns a promise only when the store is asynchronous. */
+  #takeCrossRun(call: CallState): Promise<void> | undefined {
     const cost = call.rule.costUsd;
     const requests: BoundLimit[] = [];
     for (const limit of this.#crossRun) {
       if (limit.metric === 'tool_calls') requests.push({ ...limit, amount: 1 });
       else if (cost > 0) requests.push({ ...limit, amount: cost });
     }
-    const outcome = await this.#g.stores.limits.take(requests, Date.now());
+    const outcome = this.#g.stores.limits.take(requests, Date.now());
+    if (outcome instanceof Promise) return outcome.then(result => this.#onTaken(call, requests, result));
+    this.#onTaken(call, requests, outcome);
+    return undefined;
+  }
+
+  #onTaken(call: CallState, requests: BoundLimit[], outcome: LimitOutcome): void {
     if (outcome.ok) return;
     const failed = requests[outcome.index]!;
     if (failed.metric === 'usd') {
@@ -694,7 +797,7 @@ export class RunImpl implements Run {
           throw new IdempotencyConflictError(key, call.name);
         case 'in_flight':
           // Another caller is running this exact call: wait for it (or for this run to stop), then look again.
-          await Promise.race([begun.settled, this.#stopRejection]).catch(error => {
+          await this.#untilStopped(begun.settled).catch(error => {
             this.#toolEnd(call, 'aborted', this.#stop?.reason, undefined);
             throw error;
           });
@@ -760,16 +863,18 @@ export class RunImpl implements Run {
       });
     }
     const controller = new AbortController();
-    const onRunAbort = () => controller.abort(this.#controller.signal.reason);
-    this.#controller.signal.addEventListener('abort', onRunAbort, { once: true });
+    const runSignal = this.signal;
+    const onRunAbort = () => controller.abort(runSignal.reason);
+    runSignal.addEventListener('abort', onRunAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>(resolve => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
     let outcome: Awaited<ReturnType<Approver['request']>> | 'timeout';
     try {
-      outcome = await Promise.race([
-        approver.request({
+      outcome = await this.#untilStopped<ApprovalDecision | 'timeout'>(
+        Promise.race([
+          approver.request({
           id: approvalId,
           runId: this.id,
           agent: this.agent,
@@ -779,11 +884,11 @@ export class RunImpl implements Run {
           args,
           requestedAt,
           expiresAt: requestedAt + timeoutMs,
-          signal: controller.signal,
-        }),
-        timeout,
-        this.#stopRejection,
-      ]);
+            signal: controller.signal,
+          }),
+          timeout,
+        ]),
+      );
     } catch (error) {
       release();
       const stop = this.#currentStop();
@@ -795,7 +900,7 @@ export class RunImpl implements Run {
       outcome = { approved: false, by: approver.name ?? 'approver', reason: `approver failed: ${errorMessage(error)}` };
     } finally {
       clearTimeout(timer);
-      this.#controller.signal.removeEventListener('abort', onRunAbort);
+      runSignal.removeEventListener('abort', onRunAbort);
       if (!controller.signal.aborted) controller.abort(new Error('approval settled'));
     }
     const timedOut = outcome === 'timeout';
@@ -912,6 +1017,27 @@ export class RunImpl implements Run {
       budgets: this.budgets(),
       toolCallsOfTool: this.#toolCallsByTool.get(call.name) ?? 0,
     });
+  }
+}
+
+/** The context a tool's execute receives. The signal is made only if the tool asks for it. */
+class CallContext implements ToolContext {
+  readonly #run: RunImpl;
+  readonly callId: string;
+  readonly idempotencyKey: string | undefined;
+
+  constructor(run: RunImpl, callId: string, idempotencyKey: string | undefined) {
+    this.#run = run;
+    this.callId = callId;
+    this.idempotencyKey = idempotencyKey;
+  }
+
+  get signal(): AbortSignal {
+    return this.#run.signal;
+  }
+
+  get runId(): string {
+    return this.#run.id;
   }
 }
 

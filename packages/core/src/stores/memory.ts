@@ -135,9 +135,11 @@ interface CircuitState {
 export class MemoryCircuitStore implements CircuitStore {
   readonly #circuits = new Map<string, CircuitState>();
 
-  openUntil(tool: string, now: number): number {
+  openUntil(tool: string): number {
+    if (this.#circuits.size === 0) return 0;
     const state = this.#circuits.get(tool);
-    return state && state.openUntil > now ? state.openUntil : 0;
+    if (!state || state.openUntil === 0) return 0;
+    return state.openUntil > Date.now() ? state.openUntil : 0;
   }
 
   recordSuccess(tool: string): void {

@@ -40,8 +40,8 @@ export interface KillSwitchStore {
  * circuit is half-open: calls go through, one more failure re-opens it at once, a success closes it.
  */
 export interface CircuitStore {
-  /** Epoch ms until which the tool's circuit is open, or 0 when closed. */
-  openUntil(tool: string, now: number): number;
+  /** Epoch ms until which the tool's circuit is open, or 0 when closed. Called on every tool call: keep it cheap. */
+  openUntil(tool: string): number;
   recordSuccess(tool: string): void;
   /** Returns the epoch ms until which the circuit is now open (0 while still closed). */
   recordFailure(tool: string, threshold: number, cooldownMs: number, now: number): number;
