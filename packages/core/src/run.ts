@@ -661,6 +661,8 @@ export class RunImpl implements Run {
 
   #assertLive(method: string): void {
     if (this.#ended) {
+      // A body still running after its run stopped gets the stop, not a usage error.
+      if (this.#stop) throw this.#stop.error;
       throw new UsageError(
         `run.${method}() was called after run ${this.id} ended; keep calls inside the function passed to governor.run()`,
       );

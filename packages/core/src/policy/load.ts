@@ -22,11 +22,11 @@ export function definePolicy(input: PolicyInput | Policy): Policy {
  */
 export function parsePolicy(text: string, source?: string): Policy {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new PolicyError(
       doc.errors.map(error => {
-        const pos = error.linePos?.[0];
+        const pos = error.linePos?.[0] ?? lineCounter.linePos(error.pos[0]);
         return {
           path: '',
           message: `${friendlyYamlError(error.code, error.message)}`,
@@ -36,7 +36,13 @@ export function parsePolicy(text: string, source?: string): Policy {
       source,
     );
   }
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let value: unknown;
+  try {
+    // Aliases can still fail here (undefined anchors, alias bombs past maxAliasCount).
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new PolicyError([{ path: '', message: `invalid YAML: ${(error as Error).message}` }], source);
+  }
   return validate(value ?? {}, doc, lineCounter, source);
 }
 
@@ -264,8 +270,10 @@ function levenshtein(a: string, b: string): number {
 }
 
 function friendlyYamlError(code: string, message: string): string {
-  if (code === 'DUPLICATE_KEY') return `duplicate key: ${message.split('\n')[0]}`;
-  return `invalid YAML: ${message.split('\n')[0]}`;
+  // Pretty errors append "at line L, column C:" and a code frame; the line is reported on its own.
+  const first = (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '');
+  if (code === 'DUPLICATE_KEY') return `duplicate key: ${first}`;
+  return `invalid YAML: ${first}`;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,0 +1,98 @@
+import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalHash, canonicalJson } from './canonical.js';
+
+/** Rebuilds every object with its keys in a shuffled order. */
+function shuffleKeys(value: unknown, seed: number): unknown {
+  if (Array.isArray(value)) return value.map((item, i) => shuffleKeys(item, seed + i));
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value);
+    entries.sort((a, b) => ((hash(a[0]) ^ seed) % 7) - ((hash(b[0]) ^ seed) % 7) || (seed % 2 ? 1 : -1));
+    return Object.fromEntries(entries.map(([k, v]) => [k, shuffleKeys(v, seed + 1)]));
+  }
+  return value;
+}
+
+function hash(text: string): number {
+  let h = 7;
+  for (const ch of text) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return h;
+}
+
+describe('canonical JSON', () => {
+  it('ignores key order', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.integer(), (value, seed) => {
+        expect(canonicalJson(shuffleKeys(value, seed))).toBe(canonicalJson(value));
+        expect(canonicalHash(shuffleKeys(value, seed))).toBe(canonicalHash(value));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('distinguishes different values', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+        // JSON values that differ after a JSON round trip must never share a canonical form.
+        const same = isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
+        expect(canonicalJson(a) === canonicalJson(b)).toBe(same);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('tells apart values that differ in one leaf', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer(), fc.boolean())),
+        fc.string(),
+        (object, key) => {
+          const changed = { ...object, [key]: typeof object[key] === 'string' ? `${object[key]}x` : 'x' };
+          expect(canonicalJson(changed)).not.toBe(canonicalJson(object));
+        },
+      ),
+    );
+  });
+
+  it('is valid JSON, equal to the value, for JSON input', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), value => {
+        expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('escapes strings exactly as JSON does', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), text => {
+        expect(canonicalJson(text)).toBe(JSON.stringify(text));
+        expect(canonicalJson({ [text]: 1 })).toBe(JSON.stringify({ [text]: 1 }));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('follows JSON for undefined members, Dates and toJSON', () => {
+    expect(canonicalJson({ b: undefined, a: 1 })).toBe('{"a":1}');
+    expect(canonicalJson({ at: new Date('2026-01-02T03:04:05.000Z') })).toBe('{"at":"2026-01-02T03:04:05.000Z"}');
+    expect(canonicalJson(-0)).toBe('0');
+    expect(canonicalJson([undefined, () => 1])).toBe('[null,null]');
+  });
+
+  it('gives values JSON cannot carry tokens that no string produces', () => {
+    expect(canonicalJson(Number.NaN)).toBe('NaN');
+    expect(canonicalJson(Number.POSITIVE_INFINITY)).not.toBe(canonicalJson('Infinity'));
+    expect(canonicalJson(10n)).toBe('10n');
+    expect(canonicalJson(new Map([['b', 1], ['a', 2]]))).toBe(canonicalJson(new Map([['a', 2], ['b', 1]])));
+    expect(canonicalJson(new Set([2, 1]))).toBe('Set[1,2]');
+    expect(canonicalJson(new Uint8Array([1, 2]))).toBe('Bytes(AQI=)');
+  });
+
+  it('refuses cycles instead of recursing forever', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    expect(() => canonicalJson(cyclic)).toThrow(/cycle/);
+  });
+});
