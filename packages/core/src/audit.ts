@@ -185,7 +185,10 @@ function readTail(path: string): { seq: number; hash: string } {
     const length = Math.min(size, 64 * 1024);
     const buffer = Buffer.alloc(length);
     readSync(fd, buffer, 0, length, size - length);
-    const lines = buffer.toString('utf8').split('\n').filter(line => line.trim().length > 0);
+    const lines = buffer
+      .toString('utf8')
+      .split('\n')
+      .filter(line => line.trim().length > 0);
     const last = lines.at(-1);
     if (!last) return { seq: 0, hash: GENESIS };
     const record = JSON.parse(last) as { seq?: unknown; hash?: unknown };
@@ -216,7 +219,10 @@ export type AuditVerification =
  * lead to), removed ones (a gap in the sequence) and reordering. Removing records from the end cannot be seen in the
  * file alone: compare `lastHash` with one kept elsewhere (e.g. exported to your metrics or logs).
  */
-export async function verifyAuditLog(path: string, options: { key?: string | Buffer } = {}): Promise<AuditVerification> {
+export async function verifyAuditLog(
+  path: string,
+  options: { key?: string | Buffer } = {},
+): Promise<AuditVerification> {
   const hashOf = hasher(options.key);
   const problems: AuditProblem[] = [];
   let prevHash = GENESIS;
@@ -246,7 +252,11 @@ export async function verifyAuditLog(path: string, options: { key?: string | Buf
       problems.push({ line: lineNo, kind: 'edited', message: `record ${seq}: its content does not match its hash` });
     } else if (record.prev !== prevHash) {
       if (seq === prevSeq + 1) {
-        problems.push({ line: lineNo, kind: 'inserted', message: `record ${seq} does not follow the record before it` });
+        problems.push({
+          line: lineNo,
+          kind: 'inserted',
+          message: `record ${seq} does not follow the record before it`,
+        });
       } else if (seq > prevSeq + 1) {
         problems.push({
           line: lineNo,

@@ -85,7 +85,21 @@ describe('canonical JSON', () => {
     expect(canonicalJson(Number.NaN)).toBe('NaN');
     expect(canonicalJson(Number.POSITIVE_INFINITY)).not.toBe(canonicalJson('Infinity'));
     expect(canonicalJson(10n)).toBe('10n');
-    expect(canonicalJson(new Map([['b', 1], ['a', 2]]))).toBe(canonicalJson(new Map([['a', 2], ['b', 1]])));
+    expect(
+      canonicalJson(
+        new Map([
+          ['b', 1],
+          ['a', 2],
+        ]),
+      ),
+    ).toBe(
+      canonicalJson(
+        new Map([
+          ['a', 2],
+          ['b', 1],
+        ]),
+      ),
+    );
     expect(canonicalJson(new Set([2, 1]))).toBe('Set[1,2]');
     expect(canonicalJson(new Uint8Array([1, 2]))).toBe('Bytes(AQI=)');
   });

@@ -37,7 +37,8 @@ function write(value: unknown, depth: number): string {
   }
   if (value === null) return 'null';
   const obj = value as object;
-  if (depth >= MAX_DEPTH) throw new TypeError(`canonicalJson: the value is nested over ${MAX_DEPTH} levels deep or contains a cycle`);
+  if (depth >= MAX_DEPTH)
+    throw new TypeError(`canonicalJson: the value is nested over ${MAX_DEPTH} levels deep or contains a cycle`);
   const inner = depth + 1;
   let out: string;
   if (Array.isArray(obj)) {
@@ -81,6 +82,7 @@ function write(value: unknown, depth: number): string {
 
 // Strings without quotes, backslashes, control characters or lone surrogates need no escaping; checking that is
 // several times cheaper than JSON.stringify on the short strings tool arguments are made of.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be escaped
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 function quote(text: string): string {

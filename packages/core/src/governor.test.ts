@@ -64,7 +64,12 @@ describe('a run that stays within its budgets', () => {
     });
     expect(events.types()).toEqual(['run.start', 'tool.start', 'tool.decision', 'tool.end', 'run.end']);
     expect(events.events[0]).toMatchObject({ tenant: 'acme', metadata: { ticket: 'T-1' }, enforcement: 'enforce' });
-    expect(events.events[2]).toMatchObject({ callId: 'call_a', decision: 'allow', rule: 'no allow list', enforced: true });
+    expect(events.events[2]).toMatchObject({
+      callId: 'call_a',
+      decision: 'allow',
+      rule: 'no allow list',
+      enforced: true,
+    });
     expect(events.events[3]).toMatchObject({
       outcome: 'ok',
       result: { id: 1, title: 'article 1' },
@@ -109,8 +114,8 @@ describe('stops', () => {
     expect(result).toMatchObject({ status: 'stopped', stopReason: 'max_seconds' });
     expect(elapsed).toBeGreaterThanOrEqual(190);
     expect(seen?.aborted).toBe(true);
-    expect(StopError.is(seen?.reason)).toBe(true);
-    expect((seen?.reason as StopError).reason).toBe('max_seconds');
+    const reason: unknown = seen?.reason;
+    expect(StopError.is(reason) && reason.reason).toBe('max_seconds');
   });
 
   it('max_seconds fires even when the body hangs outside any tool', async () => {
@@ -135,7 +140,12 @@ describe('stops', () => {
     const result = await governor.run({ agent: 'a' }, () => {
       throw boom;
     });
-    expect(result).toMatchObject({ status: 'stopped', stopReason: 'error', detail: 'RangeError: bad index', error: boom });
+    expect(result).toMatchObject({
+      status: 'stopped',
+      stopReason: 'error',
+      detail: 'RangeError: bad index',
+      error: boom,
+    });
   });
 
   it('later calls on a stopped run throw the same StopError, even after governor.run() returned', async () => {
@@ -343,13 +353,18 @@ describe('pricing', () => {
     process.off('warning', onWarning);
     // 500k uncached * $1 + 500k cached * $0.1 + 250k * $4, per million; plus a reported $0.5
     expect(result.usage.costUsd).toBeCloseTo(0.5 + 0.05 + 1 + 0.5, 9);
-    expect(warnings).toEqual(['Model "unknown-model" has no price in pricing.models; its calls count as $0 against USD budgets.']);
+    expect(warnings).toEqual([
+      'Model "unknown-model" has no price in pricing.models; its calls count as $0 against USD budgets.',
+    ]);
   });
 
   it('rejects nonsense usage with a clear error', async () => {
     const governor = createGovernor({ policy: {} });
     const result = await governor.run({ agent: 'a' }, run => run.usage({ inputTokens: -5 }));
-    expect(result).toMatchObject({ stopReason: 'error', detail: expect.stringContaining('inputTokens must be a finite number >= 0') });
+    expect(result).toMatchObject({
+      stopReason: 'error',
+      detail: expect.stringContaining('inputTokens must be a finite number >= 0'),
+    });
   });
 });
 

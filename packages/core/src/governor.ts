@@ -24,10 +24,10 @@ import type {
 import {
   EscalationSignal,
   StepFailedError,
+  WorkflowContextImpl,
   type WorkflowDefinition,
   type WorkflowException,
   type WorkflowResult,
-  WorkflowContextImpl,
 } from './workflow.js';
 
 /**
@@ -133,7 +133,9 @@ class GovernorImpl implements Governor, GovernorCore {
           const why = !escalate
             ? 'the workflow defines no escalation agent'
             : 'the policy does not allow it (mode.agent_for_exceptions: false)';
-          throw new BoundedError('WORKFLOW_UNHANDLED', `${exception.reason}; cannot escalate: ${why}`, { cause: error });
+          throw new BoundedError('WORKFLOW_UNHANDLED', `${exception.reason}; cannot escalate: ${why}`, {
+            cause: error,
+          });
         }
         impl.handledBy = 'agent';
         const seconds = run.budgets().find(budget => budget.kind === 'seconds');
@@ -163,10 +165,7 @@ class GovernorImpl implements Governor, GovernorCore {
     return { ...result, usage, handledBy, ...(escalation ? { escalation } : {}) } as WorkflowResult<Awaited<O>>;
   }
 
-  #finish<T>(
-    run: RunImpl,
-    outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined,
-  ): RunResult<T> {
+  #finish<T>(run: RunImpl, outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined): RunResult<T> {
     // (T is already awaited by the caller.)
     let error: unknown;
     if (outcome && !outcome.ok && !run.stopped) {
@@ -226,13 +225,18 @@ class GovernorImpl implements Governor, GovernorCore {
     assertTarget(target);
     const revived = await this.stores.killSwitch.revive(target);
     if (revived && this.hub.active) {
-      this.hub.emit({ type: 'revive', time: Date.now(), record: { target, reason: 'revived', by: 'revive', at: Date.now() } });
+      this.hub.emit({
+        type: 'revive',
+        time: Date.now(),
+        record: { target, reason: 'revived', by: 'revive', at: Date.now() },
+      });
     }
     return revived;
   }
 
   async explain(tool: string, args?: unknown): Promise<ToolVerdict> {
-    if (typeof tool !== 'string' || tool.length === 0) throw new UsageError('explain(): the tool name must be a non-empty string');
+    if (typeof tool !== 'string' || tool.length === 0)
+      throw new UsageError('explain(): the tool name must be a non-empty string');
     const rule = this.rules.get(tool);
     const common = {
       tool,
@@ -243,7 +247,13 @@ class GovernorImpl implements Governor, GovernorCore {
       recordContent: rule.recordContent,
     };
     if (!rule.access.allowed) {
-      return { ...common, decision: 'deny', rule: rule.access.rule, detail: rule.access.detail, reason: `tool_denied:${tool}` };
+      return {
+        ...common,
+        decision: 'deny',
+        rule: rule.access.rule,
+        detail: rule.access.detail,
+        reason: `tool_denied:${tool}`,
+      };
     }
     if (rule.schema && args !== undefined) {
       const result = await rule.schema['~standard'].validate(args);
@@ -260,7 +270,13 @@ class GovernorImpl implements Governor, GovernorCore {
     if (rule.write && this.policy.writes.require_approval) {
       const auto = this.rules.autoApprove.match(tool, args);
       if (auto) {
-        return { ...common, decision: 'auto_approved', rule: auto.rule, detail: 'approved by policy rule', reason: undefined };
+        return {
+          ...common,
+          decision: 'auto_approved',
+          rule: auto.rule,
+          detail: 'approved by policy rule',
+          reason: undefined,
+        };
       }
       return {
         ...common,
@@ -294,10 +310,9 @@ class GovernorImpl implements Governor, GovernorCore {
   warnUnpriced(model: string): void {
     if (this.#warned.has(model)) return;
     this.#warned.add(model);
-    process.emitWarning(
-      `Model "${model}" has no price in pricing.models; its calls count as $0 against USD budgets.`,
-      { code: 'BOUNDED_UNPRICED_MODEL' },
-    );
+    process.emitWarning(`Model "${model}" has no price in pricing.models; its calls count as $0 against USD budgets.`, {
+      code: 'BOUNDED_UNPRICED_MODEL',
+    });
   }
 
   #onKill(record: KillRecord): void {

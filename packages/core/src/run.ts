@@ -117,11 +117,15 @@ export class RunImpl implements Run {
     this.limits = options.budgets ? stricterBudgets(governor.policy.budgets, options.budgets) : governor.policy.budgets;
     this.#shadow = governor.enforcement === 'shadow';
     this.#deadline =
-      this.limits.max_seconds === undefined ? Number.POSITIVE_INFINITY : this.#startedAt + this.limits.max_seconds * 1000;
+      this.limits.max_seconds === undefined
+        ? Number.POSITIVE_INFINITY
+        : this.#startedAt + this.limits.max_seconds * 1000;
     this.stoppedPromise = new Promise(resolve => {
       this.#resolveStopped = resolve;
     });
-    const bound = governor.limitPlan.empty ? { limits: [], slots: [] } : governor.limitPlan.bind(this.agent, this.tenant);
+    const bound = governor.limitPlan.empty
+      ? { limits: [], slots: [] }
+      : governor.limitPlan.bind(this.agent, this.tenant);
     this.#crossRun = bound.limits;
     this.#toolCallLimits = bound.limits.filter(limit => limit.metric === 'tool_calls');
     this.#usdLimits = bound.limits.filter(limit => limit.metric === 'usd');
@@ -194,7 +198,12 @@ export class RunImpl implements Run {
     if (this.#deadline !== Number.POSITIVE_INFINITY && !this.#shadow) {
       const ms = Math.max(0, this.#deadline - performance.now());
       this.#timer = setTimeout(
-        () => this.#stopWith('max_seconds', `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`, 'budgets.max_seconds'),
+        () =>
+          this.#stopWith(
+            'max_seconds',
+            `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`,
+            'budgets.max_seconds',
+          ),
         ms,
       );
     }
@@ -232,7 +241,11 @@ export class RunImpl implements Run {
     const kill = this.#killRecord();
     if (kill) throw this.#stopWith('killed', killDetail(kill), 'kill_switch');
     if (performance.now() >= this.#deadline && !this.#shadow) {
-      throw this.#stopWith('max_seconds', `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`, 'budgets.max_seconds');
+      throw this.#stopWith(
+        'max_seconds',
+        `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`,
+        'budgets.max_seconds',
+      );
     }
   }
 
@@ -393,7 +406,12 @@ export class RunImpl implements Run {
     return args;
   }
 
-  #afterArgs<A, R>(call: CallState, args: A, execute: ToolExecute<A, R>, options: ToolCallOptions | undefined): Promise<R> {
+  #afterArgs<A, R>(
+    call: CallState,
+    args: A,
+    execute: ToolExecute<A, R>,
+    options: ToolCallOptions | undefined,
+  ): Promise<R> {
     const { name, rule } = call;
     const policy = this.#g.policy;
 
@@ -504,7 +522,11 @@ export class RunImpl implements Run {
         if (!call.shadow) decision = 'approved';
       } else if (this.#shadow) {
         // Shadow mode asks nobody: it only records that the write would have waited for approval.
-        call.shadow ??= { reason: `approval_rejected:${name}`, rule: 'writes.require_approval', detail: 'approval required' };
+        call.shadow ??= {
+          reason: `approval_rejected:${name}`,
+          rule: 'writes.require_approval',
+          detail: 'approval required',
+        };
         decision = 'shadow_deny';
         decisionRule = call.shadow.rule;
       } else {
@@ -877,15 +899,15 @@ export class RunImpl implements Run {
       outcome = await this.#untilStopped<ApprovalDecision | 'timeout'>(
         Promise.race([
           approver.request({
-          id: approvalId,
-          runId: this.id,
-          agent: this.agent,
-          tenant: this.tenant,
-          tool: name,
-          callId: call.callId,
-          args,
-          requestedAt,
-          expiresAt: requestedAt + timeoutMs,
+            id: approvalId,
+            runId: this.id,
+            agent: this.agent,
+            tenant: this.tenant,
+            tool: name,
+            callId: call.callId,
+            args,
+            requestedAt,
+            expiresAt: requestedAt + timeoutMs,
             signal: controller.signal,
           }),
           timeout,
@@ -1064,10 +1086,6 @@ function nonNegative(value: number | undefined, name: string): number {
 function errorMessage(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
-}
-
-function isAbortError(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
 }
 
 /** Runs a store call whose failure must not reach the run (settling leases, recording spend). */

@@ -61,7 +61,11 @@ export const STOP_REASONS: readonly StopReasonInfo[] = [
   { kind: 'max_input_tokens', scoped: false, description: 'Input tokens reached the budget.' },
   { kind: 'max_output_tokens', scoped: false, description: 'Output tokens reached the budget.' },
   { kind: 'max_usd', scoped: false, description: 'Model and tool spend reached the USD budget (per run or per day).' },
-  { kind: 'tool_denied', scoped: true, description: 'The tool is not allowed (deny list, not on the allow list, read-only).' },
+  {
+    kind: 'tool_denied',
+    scoped: true,
+    description: 'The tool is not allowed (deny list, not on the allow list, read-only).',
+  },
   { kind: 'invalid_args', scoped: true, description: "The arguments failed the tool's schema." },
   { kind: 'approval_rejected', scoped: true, description: 'A write was rejected by its approver.' },
   { kind: 'approval_timeout', scoped: true, description: 'No approval decision arrived in time.' },

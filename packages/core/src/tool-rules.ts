@@ -66,11 +66,13 @@ export class ToolRules {
       matches: compileGlob(pattern),
       limit,
     }));
-    this.#toolPrices = byPrecedence(Object.entries({ ...policy.pricing.tools, ...toolPrices })).map(([pattern, usd]) => ({
-      pattern,
-      matches: compileGlob(pattern),
-      usd,
-    }));
+    this.#toolPrices = byPrecedence(Object.entries({ ...policy.pricing.tools, ...toolPrices })).map(
+      ([pattern, usd]) => ({
+        pattern,
+        matches: compileGlob(pattern),
+        usd,
+      }),
+    );
     this.autoApprove = compileAutoApprove(policy.writes.auto_approve);
   }
 

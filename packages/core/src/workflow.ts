@@ -75,7 +75,8 @@ export function defineWorkflow<I, O>(definition: WorkflowDefinition<I, O>): Work
   if (!definition || typeof definition.name !== 'string' || definition.name.length === 0) {
     throw new TypeError('defineWorkflow(): `name` must be a non-empty string');
   }
-  if (typeof definition.run !== 'function') throw new TypeError(`defineWorkflow("${definition.name}"): run must be a function`);
+  if (typeof definition.run !== 'function')
+    throw new TypeError(`defineWorkflow("${definition.name}"): run must be a function`);
   return definition;
 }
 
@@ -169,7 +170,13 @@ export class WorkflowContextImpl<I> implements WorkflowContext<I> {
     throw signal;
   }
 
-  #emit(step: string, attempt: number, outcome: 'ok' | 'retry' | 'failed' | 'escalate', started: number, error?: string) {
+  #emit(
+    step: string,
+    attempt: number,
+    outcome: 'ok' | 'retry' | 'failed' | 'escalate',
+    started: number,
+    error?: string,
+  ) {
     if (!this.#hub.active) return;
     this.#hub.emit({
       type: 'workflow.step',

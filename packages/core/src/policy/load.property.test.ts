@@ -94,7 +94,10 @@ describe('loading never crashes', () => {
     const edit = fc.record({
       at: fc.nat({ max: SEED_TEXT.length }),
       remove: fc.nat({ max: 12 }),
-      insert: fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom(':', '- ', '\n', '  ', '{', '[', '"', '#', '&a', '*a', '!!int ')),
+      insert: fc.oneof(
+        fc.string({ maxLength: 8 }),
+        fc.constantFrom(':', '- ', '\n', '  ', '{', '[', '"', '#', '&a', '*a', '!!int '),
+      ),
     });
     fc.assert(
       fc.property(fc.array(edit, { minLength: 1, maxLength: 4 }), edits => {

@@ -1,4 +1,4 @@
-import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,7 +63,10 @@ describe('invalid policies', () => {
     const byPath = Object.fromEntries(error.issues.map(issue => [issue.path, issue]));
     expect(byPath['budgets.max_steps']).toMatchObject({ line: 2, message: 'expected a number, got string "ten"' });
     expect(byPath['budgets.max_tool_calls']).toMatchObject({ line: 3, message: 'must be 0 or more, got number -3' });
-    expect(byPath['tools.alow']).toMatchObject({ line: 5, message: 'unknown key "alow" in tools; did you mean "allow"?' });
+    expect(byPath['tools.alow']).toMatchObject({
+      line: 5,
+      message: 'unknown key "alow" in tools; did you mean "allow"?',
+    });
     expect(byPath['mode.default']?.message).toBe(
       'expected one of "workflow", "agent", got string "worklow"; did you mean "workflow"?',
     );
@@ -75,7 +78,9 @@ describe('invalid policies', () => {
     const error = policyError(() => parsePolicy('budgts: {}\nzzz: 1\n'));
     expect(error.issues.map(issue => issue.message)).toEqual([
       'unknown key "budgts" at the top level; did you mean "budgets"?',
-      expect.stringMatching(/^unknown key "zzz" at the top level; expected one of: version, mode, enforcement, budgets/),
+      expect.stringMatching(
+        /^unknown key "zzz" at the top level; expected one of: version, mode, enforcement, budgets/,
+      ),
     ]);
   });
 

@@ -15,7 +15,9 @@ export const budgetsSchema = z
   .strictObject({
     max_steps: count.optional().describe('Model calls (steps) per run.'),
     max_tool_calls: count.optional().describe('Tool calls per run, all tools together.'),
-    max_seconds: seconds.optional().describe('Wall-clock seconds per run; in-flight tools are aborted at the deadline.'),
+    max_seconds: seconds
+      .optional()
+      .describe('Wall-clock seconds per run; in-flight tools are aborted at the deadline.'),
     max_tokens: count.optional().describe('Input + output tokens per run.'),
     max_input_tokens: count.optional().describe('Input tokens per run.'),
     max_output_tokens: count.optional().describe('Output tokens per run.'),

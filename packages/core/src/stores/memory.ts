@@ -39,7 +39,14 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const settled = new Promise<void>(resolve => {
       settle = resolve;
     });
-    this.#records.set(key, { fingerprint, state: 'in_flight', value: undefined, expiresAt: now + ttlMs, settle, settled });
+    this.#records.set(key, {
+      fingerprint,
+      state: 'in_flight',
+      value: undefined,
+      expiresAt: now + ttlMs,
+      settle,
+      settled,
+    });
     return { status: 'acquired' };
   }
 

@@ -57,7 +57,9 @@ export interface LimitRequest {
   readonly sliding: boolean;
 }
 
-export type LimitOutcome = { readonly ok: true } | { readonly ok: false; readonly index: number; readonly used: number };
+export type LimitOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly index: number; readonly used: number };
 
 /** Counters for limits across runs (per agent, tenant, globally), in windows of time. */
 export interface LimitsStore {

@@ -1,0 +1,55 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { createGovernor } from './governor.js';
+
+describe('circuit breaker', () => {
+  it('opens after consecutive failures, half-opens after the cool-down, closes on success', async () => {
+    const governor = createGovernor({
+      policy: { circuit_breaker: { failure_threshold: 2, cooldown_seconds: 0.05 }, tools: { on_refusal: 'continue' } },
+    });
+    let healthy = false;
+    let calls = 0;
+    const api = async () => {
+      calls++;
+      if (!healthy) throw new Error('503');
+      return 'ok';
+    };
+    const attempt = () =>
+      governor
+        .run({ agent: 'a' }, run => run.tool('crm.read', { n: Math.random() }, api))
+        .then(r => (r.status === 'ok' ? 'ok' : r.stopReason));
+    expect(await attempt()).toBe('error');
+    expect(await attempt()).toBe('error');
+    // Open: refused without calling the API, across runs (a retry storm is refused, not amplified).
+    expect(await attempt()).toBe('circuit_open:crm.read');
+    expect(await attempt()).toBe('circuit_open:crm.read');
+    expect(calls).toBe(2);
+    await sleep(60);
+    // Half-open: one failure re-opens at once.
+    expect(await attempt()).toBe('error');
+    expect(await attempt()).toBe('circuit_open:crm.read');
+    await sleep(60);
+    healthy = true;
+    expect(await attempt()).toBe('ok');
+    healthy = false;
+    // Closed again: it takes the full threshold to re-open.
+    expect(await attempt()).toBe('error');
+    expect(await attempt()).toBe('error');
+    expect(await attempt()).toBe('circuit_open:crm.read');
+  });
+
+  it('counts only consecutive failures, and not aborts caused by the run stopping', async () => {
+    const governor = createGovernor({ policy: { circuit_breaker: { failure_threshold: 2, cooldown_seconds: 60 } } });
+    const fail = async () => {
+      throw new Error('boom');
+    };
+    await governor.run({ agent: 'a' }, run => run.tool('t', { i: 1 }, fail));
+    await governor.run({ agent: 'a' }, run => run.tool('t', { i: 2 }, async () => 'ok'));
+    await governor.run({ agent: 'a' }, run => run.tool('t', { i: 3 }, fail));
+    await governor.run({ agent: 'a', budgets: { max_seconds: 0.02 } }, run =>
+      run.tool('t', { i: 4 }, () => new Promise(() => {})),
+    );
+    const result = await governor.run({ agent: 'a' }, run => run.tool('t', { i: 5 }, async () => 'still closed'));
+    expect(result).toMatchObject({ status: 'ok', output: 'still closed' });
+  });
+});

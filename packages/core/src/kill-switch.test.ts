@@ -1,0 +1,95 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import type { BoundedEvent } from './events.js';
+import { createGovernor } from './governor.js';
+import { MemoryKillSwitchStore } from './stores/memory.js';
+import type { ToolContext } from './types.js';
+
+const hang = (_args: unknown, ctx: ToolContext) =>
+  new Promise((_resolve, reject) => {
+    ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+  });
+
+describe('kill switch', () => {
+  it('stops in-flight runs of an agent at once, aborting their tools, and leaves other agents alone', async () => {
+    const events: BoundedEvent[] = [];
+    const governor = createGovernor({ policy: {}, observers: [{ onEvent: e => void events.push(e) }] });
+    const signals: AbortSignal[] = [];
+    const target = governor.run({ agent: 'support' }, run =>
+      run.tool('http.get', {}, (args, ctx) => {
+        signals.push(ctx.signal);
+        return hang(args, ctx);
+      }),
+    );
+    const other = governor.run({ agent: 'billing' }, async run => {
+      await sleep(40);
+      return run.tool('kb.read', {}, async () => 'still fine');
+    });
+    await sleep(10);
+    const started = performance.now();
+    await governor.kill({ scope: 'agent', agent: 'support' }, { reason: 'runaway loop', by: 'oncall@example.com' });
+    const result = await target;
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(result).toMatchObject({
+      status: 'stopped',
+      stopReason: 'killed',
+      detail: 'killed for agent support by oncall@example.com: runaway loop',
+    });
+    expect(signals[0]?.aborted).toBe(true);
+    expect(await other).toMatchObject({ status: 'ok', output: 'still fine' });
+    expect(events.find(e => e.type === 'kill')).toMatchObject({
+      record: { reason: 'runaway loop', by: 'oncall@example.com' },
+    });
+  });
+
+  it('refuses new runs until revived', async () => {
+    const governor = createGovernor({ policy: {} });
+    await governor.kill({ scope: 'global' }, { reason: 'incident 123', by: 'ops' });
+    let ran = false;
+    const refused = await governor.run({ agent: 'any' }, () => {
+      ran = true;
+    });
+    expect(refused).toMatchObject({
+      status: 'stopped',
+      stopReason: 'killed',
+      detail: 'killed globally by ops: incident 123',
+    });
+    expect(ran).toBe(false);
+    expect(await governor.revive({ scope: 'global' })).toBe(true);
+    expect(await governor.run({ agent: 'any' }, () => 'back')).toMatchObject({ status: 'ok', output: 'back' });
+  });
+
+  it('kills one run by id', async () => {
+    const governor = createGovernor({ policy: {} });
+    const victim = governor.run({ agent: 'a', runId: 'run-7' }, run => run.tool('x', {}, hang));
+    const bystander = governor.run({ agent: 'a', runId: 'run-8' }, async () => {
+      await sleep(30);
+      return 'ok';
+    });
+    await sleep(5);
+    await governor.kill({ scope: 'run', runId: 'run-7' });
+    expect(await victim).toMatchObject({ stopReason: 'killed' });
+    expect(await bystander).toMatchObject({ status: 'ok' });
+  });
+
+  it('is checked before every step, also when the store is shared and the kill came from elsewhere', async () => {
+    const shared = new MemoryKillSwitchStore();
+    const governor = createGovernor({ policy: {}, stores: { killSwitch: shared } });
+    const result = await governor.run({ agent: 'a' }, async run => {
+      await run.step();
+      // Another governor (another part of the app) throws the switch.
+      createGovernor({ policy: {}, stores: { killSwitch: shared } }).kill({ scope: 'agent', agent: 'a' });
+      await run.step();
+      return 'not reached';
+    });
+    expect(result).toMatchObject({ stopReason: 'killed', usage: { steps: 1 } });
+  });
+
+  it('can be switched off by policy', async () => {
+    const governor = createGovernor({ policy: { kill_switch: { enabled: false } } });
+    await governor.kill({ scope: 'global' });
+    expect(await governor.run({ agent: 'a' }, async run => run.tool('x', {}, async () => 1))).toMatchObject({
+      status: 'ok',
+    });
+  });
+});

@@ -1,0 +1,85 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { createGovernor } from './governor.js';
+import { MemoryLimitsStore } from './stores/memory.js';
+
+describe('limits across runs', () => {
+  it('tool calls per window are shared by every run of an agent', async () => {
+    const governor = createGovernor({ policy: { limits: { per_agent: { tool_calls_per_hour: 5 } } } });
+    const results = [];
+    for (let i = 0; i < 3; i++) {
+      results.push(
+        await governor.run({ agent: 'support' }, async run => {
+          await run.tool('kb.read', { i, n: 1 }, async () => 1);
+          await run.tool('kb.read', { i, n: 2 }, async () => 1);
+        }),
+      );
+    }
+    expect(results.map(r => (r.status === 'ok' ? 'ok' : r.stopReason))).toEqual([
+      'ok',
+      'ok',
+      'rate_limited:agent:support',
+    ]);
+    expect(results[2]).toMatchObject({ detail: 'agent:support made 5 tool calls this hour (limit 5)' });
+    // Another agent has its own count.
+    expect(await governor.run({ agent: 'billing' }, run => run.tool('kb.read', {}, async () => 1))).toMatchObject({
+      status: 'ok',
+    });
+  });
+
+  it('runs in flight per tenant', async () => {
+    const governor = createGovernor({ policy: { limits: { per_tenant: { runs_in_flight: 1 } } } });
+    let release!: () => void;
+    const first = governor.run({ agent: 'a', tenant: 'acme' }, () => new Promise<void>(resolve => (release = resolve)));
+    await sleep(5);
+    const second = await governor.run({ agent: 'a', tenant: 'acme' }, () => 'ran');
+    const otherTenant = await governor.run({ agent: 'a', tenant: 'globex' }, () => 'ran');
+    release();
+    await first;
+    const third = await governor.run({ agent: 'a', tenant: 'acme' }, () => 'ran');
+    expect(second).toMatchObject({
+      stopReason: 'rate_limited:tenant:acme',
+      detail: 'tenant:acme already has 1 run(s) in flight (limits.per_tenant.runs_in_flight)',
+    });
+    expect(otherTenant).toMatchObject({ status: 'ok' });
+    expect(third).toMatchObject({ status: 'ok' });
+  });
+
+  it('USD per day across runs stops with max_usd', async () => {
+    const governor = createGovernor({
+      policy: {
+        limits: { per_agent: { usd_per_day: 1 } },
+        pricing: { models: { m: { input_per_1m: 400_000, output_per_1m: 0 } } },
+      },
+    });
+    const spend = () =>
+      governor.run({ agent: 'a' }, async run => {
+        await run.step();
+        run.usage({ inputTokens: 1, model: 'm' }); // $0.40
+      });
+    const results = [await spend(), await spend(), await spend(), await spend()];
+    expect(results.map(r => (r.status === 'ok' ? 'ok' : r.stopReason))).toEqual(['ok', 'ok', 'ok', 'max_usd']);
+    expect(results[3]).toMatchObject({
+      detail: expect.stringMatching(/^agent:a spent \$1\.20 this day of \$1 \(limits\.per_agent\.usd_per_day\)$/),
+    });
+  });
+
+  it('sliding windows weigh the previous window; fixed windows reset on the boundary', () => {
+    const store = new MemoryLimitsStore();
+    const minute = 60_000;
+    const request = (sliding: boolean) => [{ key: `k:${sliding}`, amount: 1, limit: 10, windowMs: minute, sliding }];
+    const t0 = 10 * minute;
+    for (let i = 0; i < 10; i++) {
+      expect(store.take(request(true), t0 + i).ok).toBe(true);
+      expect(store.take(request(false), t0 + i).ok).toBe(true);
+    }
+    expect(store.take(request(true), t0 + 20).ok).toBe(false);
+    // A quarter into the next window: fixed has reset; sliding still counts 75% of the previous 10.
+    const later = t0 + minute + minute / 4;
+    expect(store.take(request(false), later).ok).toBe(true);
+    expect(store.used('k:true', minute, true, later)).toBeCloseTo(7.5, 5);
+    expect(store.take(request(true), later).ok).toBe(true);
+    expect(store.take(request(true), later).ok).toBe(true);
+    expect(store.take(request(true), later).ok).toBe(false);
+  });
+});
