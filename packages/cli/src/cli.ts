@@ -1,0 +1,139 @@
+import { CliUsageError, wantsJson } from './args.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+import { EXPLAIN_HELP, explainCommand } from './explain.js';
+import { type CliIo, writeJson, writeLines } from './io.js';
+import { didYouMean } from './suggest.js';
+import { VALIDATE_HELP, validateCommand } from './validate.js';
+import { cliVersion } from './version.js';
+
+interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly help: string;
+  readonly run: (argv: readonly string[], io: CliIo) => Promise<ExitCode>;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  validate: {
+    summary: 'Check a policy file; print its problems or a one-line summary',
+    usage: 'validate <policy-file>',
+    help: VALIDATE_HELP,
+    run: validateCommand,
+  },
+  explain: {
+    summary: 'Say what the policy decides for one tool call, and which rule decides',
+    usage: 'explain <policy-file> --tool <name>',
+    help: EXPLAIN_HELP,
+    run: explainCommand,
+  },
+};
+
+/** Options of the commands, which are not options of `bounded` itself. */
+const COMMAND_OPTIONS: ReadonlySet<string> = new Set(['--json', '--tool', '--args']);
+
+/** The commands `bounded` knows, in the order `--help` lists them. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
+/** The text of `bounded --help`. */
+export function mainHelp(): string {
+  const usages = COMMAND_NAMES.map(name => COMMANDS[name]!.usage);
+  const width = Math.max(...usages.map(usage => usage.length));
+  const commands = COMMAND_NAMES.map(name => {
+    const command = COMMANDS[name]!;
+    return `  ${command.usage.padEnd(width)}  ${command.summary}`;
+  });
+  return `bounded ${cliVersion()}: check Bounded policies (budgets, tool permissions, approvals, stop reasons).
+
+Usage
+  bounded <command> [options]
+
+Commands
+${commands.join('\n')}
+
+Options
+  --json         Machine-readable output: one JSON document on stdout (validate, explain)
+  -h, --help     Show help; bounded <command> --help shows a command's options
+  -v, --version  Print the version
+
+Exit codes
+  0  ok: the policy is valid; the tool call is allowed, auto-approved or needs approval
+  1  the policy is invalid (every problem is listed with its line and key path)
+  2  usage error (unknown command or option, bad --args), or the policy file cannot be read
+  3  explain: the tool call is denied
+
+Colors are used only on a terminal, never with NO_COLOR set.
+
+Examples
+  bounded validate examples/policies/default.yaml
+  bounded explain examples/policies/default.yaml --tool kb.read
+  bounded explain examples/policies/default.yaml --tool payments.refund --args '{"amount": 20}' --json`;
+}
+
+/**
+ * Runs the `bounded` command line (without `node` and the script: `process.argv.slice(2)`) and returns the exit
+ * code. Everything goes through `io`; nothing here exits the process, so tests call it in-process.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    writeLines(io.stderr, [mainHelp()]);
+    return EXIT.usage;
+  }
+  if (first === '-h' || first === '--help') {
+    writeLines(io.stdout, [mainHelp()]);
+    return EXIT.ok;
+  }
+  if (first === '-v' || first === '--version') {
+    writeLines(io.stdout, [cliVersion()]);
+    return EXIT.ok;
+  }
+  if (first === 'help') return help(rest, io);
+  const command = COMMANDS[first];
+  if (!command) return unknownCommand(first, argv, io);
+  const json = wantsJson(rest);
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof CliUsageError) {
+      if (json) writeJson(io.stdout, { ok: false, error: { code: 'usage', message: error.message } });
+      else writeLines(io.stderr, [`bounded ${first}: ${error.message}`, `Run "bounded ${first} --help" for usage.`]);
+      return EXIT.usage;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    if (json) writeJson(io.stdout, { ok: false, error: { code: 'internal', message } });
+    else writeLines(io.stderr, [`bounded ${first}: unexpected error: ${message}`]);
+    return EXIT.usage;
+  }
+}
+
+function help(rest: readonly string[], io: CliIo): ExitCode {
+  const name = rest[0];
+  if (name === undefined) {
+    writeLines(io.stdout, [mainHelp()]);
+    return EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) return unknownCommand(name, rest, io);
+  writeLines(io.stdout, [command.help]);
+  return EXIT.ok;
+}
+
+function unknownCommand(name: string, argv: readonly string[], io: CliIo): ExitCode {
+  let what: string;
+  if (!name.startsWith('-')) {
+    const hint = didYouMean(name, COMMAND_NAMES);
+    what = `unknown command "${name}"${hint ? `; did you mean "${hint}"?` : '.'}`;
+  } else if (COMMAND_OPTIONS.has(name.split('=')[0]!)) {
+    what = `${name.split('=')[0]} goes after the command (bounded <command> ${name.split('=')[0]}).`;
+  } else {
+    const hint = name.startsWith('--') ? didYouMean(name, ['--help', '--version']) : undefined;
+    what = `unknown option ${name}${hint ? `; did you mean ${hint}?` : '.'}`;
+  }
+  const message = `${what} Commands: ${COMMAND_NAMES.join(', ')}.`;
+  if (wantsJson(argv)) {
+    writeJson(io.stdout, { ok: false, error: { code: 'usage', message, commands: COMMAND_NAMES } });
+  } else {
+    writeLines(io.stderr, [`bounded: ${message}`, 'Run "bounded --help" for usage.']);
+  }
+  return EXIT.usage;
+}

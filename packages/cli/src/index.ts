@@ -1,0 +1,14 @@
+export { CliUsageError } from './args.js';
+export { COMMAND_NAMES, mainHelp, runCli } from './cli.js';
+export type { ExitCode } from './exit-codes.js';
+export { EXIT } from './exit-codes.js';
+export type { FormatVerdictOptions } from './explain.js';
+export { EXPLAIN_HELP, explainCommand, formatVerdict, jsonVerdict, parseJsonArgs } from './explain.js';
+export type { CliIo, Writer } from './io.js';
+export type { PolicyFileResult } from './policy-file.js';
+export { readPolicyFile } from './policy-file.js';
+export type { JsonIssue } from './report.js';
+export { formatIssues, jsonIssue } from './report.js';
+export { summarizePolicy } from './summary.js';
+export { VALIDATE_HELP, validateCommand } from './validate.js';
+export { cliVersion } from './version.js';
