@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalHash, canonicalJson } from './canonical.js';
+import { canonicalFingerprint, canonicalHash, canonicalJson } from './canonical.js';
 
 /** Rebuilds every object with its keys in a shuffled order. */
 function shuffleKeys(value: unknown, seed: number): unknown {
@@ -108,5 +108,37 @@ describe('canonical JSON', () => {
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;
     expect(() => canonicalJson(cyclic)).toThrow(/cycle/);
+  });
+});
+
+describe('canonical fingerprints (loop detection)', () => {
+  it('agree with canonical JSON: equal exactly when the canonical text is equal', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), fc.integer(), (a, b, seed) => {
+        expect(canonicalFingerprint(shuffleKeys(a, seed))).toBe(canonicalFingerprint(a));
+        const sameText = canonicalJson(a) === canonicalJson(b);
+        expect(canonicalFingerprint(a) === canonicalFingerprint(b)).toBe(sameText);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('are safe integers, and follow JSON for the odd cases', () => {
+    const fingerprint = canonicalFingerprint({ q: 'x', n: [1, 2.5, -3] });
+    expect(Number.isSafeInteger(fingerprint)).toBe(true);
+    expect(canonicalFingerprint(-0)).toBe(canonicalFingerprint(0));
+    expect(canonicalFingerprint(Number.NaN)).toBe(canonicalFingerprint(0 / 0));
+    expect(canonicalFingerprint({ a: 1, b: undefined })).toBe(canonicalFingerprint({ a: 1 }));
+    expect(canonicalFingerprint([undefined])).toBe(canonicalFingerprint([null]));
+    expect(canonicalFingerprint({ at: new Date(0) })).toBe(canonicalFingerprint({ at: '1970-01-01T00:00:00.000Z' }));
+    expect(canonicalFingerprint(new Map([['a', 1]]))).not.toBe(canonicalFingerprint({ a: 1 }));
+    expect(canonicalFingerprint({ a: [1, 2] })).not.toBe(canonicalFingerprint({ a: [2, 1] }));
+    expect(canonicalFingerprint({ a: 1, b: 2 })).not.toBe(canonicalFingerprint({ a: 2, b: 1 }));
+  });
+
+  it('have no collisions across a million distinct argument sets', () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 1_000_000; i++) seen.add(canonicalFingerprint({ q: `query ${i}`, page: i % 7 }));
+    expect(seen.size).toBe(1_000_000);
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ApprovalDecision, type Approver, newApprovalId } from './approvals.js';
 import { stricterBudgets } from './budgets.js';
-import { canonicalJson, sha256 } from './canonical.js';
+import { canonicalFingerprint, canonicalJson, sha256 } from './canonical.js';
 import { IdempotencyConflictError, StopError, ToolRefusedError, UsageError } from './errors.js';
 import type {
   BudgetSnapshot,
@@ -37,22 +37,13 @@ export interface GovernorCore {
 /** Refusals that concern the run as a whole always stop it; the others follow `tools.on_refusal`. */
 const RUN_LEVEL = new Set(['max_tool_calls', 'max_usd', 'max_seconds', 'loop_detected', 'rate_limited', 'killed']);
 
-/** Loop-detection keys longer than this are hashed, so a run's memory does not grow with argument size. */
-const MAX_LOOP_KEY = 512;
-
 interface StopState {
   readonly reason: StopReason;
   readonly detail: string;
   readonly error: StopError;
 }
 
-interface CallState {
-  readonly name: string;
-  readonly callId: string;
-  readonly rule: ToolRule;
-  readonly started: number;
-  shadow: { reason: StopReason; rule: string; detail: string } | undefined;
-}
+type CallState = ToolCall;
 
 export class RunImpl implements Run {
   readonly id: string;
@@ -79,13 +70,17 @@ export class RunImpl implements Run {
   #resolveStopped!: (error: StopError) => void;
   /** Resolves with the StopError when the run stops: `governor.run()` races the body against it. */
   readonly stoppedPromise: Promise<StopError>;
-  /** Rejecters of the calls waiting right now (tools, approvals, idempotency waits), told when the run stops. */
+  /** Rejecters of approvals and idempotency waits in progress, told when the run stops. */
   readonly #waiting = new Set<(error: StopError) => void>();
+  /** Tool executions in progress, aborted when the run stops. */
+  readonly #inFlight = new Set<ToolCall>();
   #removeCallerAbort: (() => void) | undefined;
 
   #steps = 0;
   #toolCalls = 0;
-  readonly #toolCallsByTool = new Map<string, number>();
+  /** Calls per tool, indexed by ToolRule.index (an array is cheaper than a Map on every call). */
+  readonly #callsByRule: number[] = [];
+  readonly #rulesCalled: ToolRule[] = [];
   #inputTokens = 0;
   #outputTokens = 0;
   #costUsd = 0;
@@ -98,8 +93,8 @@ export class RunImpl implements Run {
     rejected: 0,
     shadow_deny: 0,
   };
-  /** tool -> canonical arguments -> times called. */
-  readonly #loopCounts = new Map<string, Map<string, number>>();
+  /** Per ToolRule.index: fingerprint of the canonical arguments -> times called. */
+  readonly #loopCounts: Array<Map<number, number> | undefined> = [];
   readonly #crossRun: BoundLimit[];
   readonly #toolCallLimits: BoundLimit[];
   readonly #usdLimits: BoundLimit[];
@@ -343,14 +338,8 @@ export class RunImpl implements Run {
       const policy = g.policy;
       const rule = g.rules.get(name);
       const hub = g.hub;
-      const call: CallState = {
-        name,
-        callId: options?.callId ?? String(++this.#callSeq),
-        rule,
-        // Only events need the duration; performance.now() is not free on every call.
-        started: hub.active ? performance.now() : 0,
-        shadow: undefined,
-      };
+      // Only events need the duration; performance.now() is not free on every call.
+      const call = new ToolCall(this, name, rule, options?.callId, ++this.#callSeq, hub.active ? performance.now() : 0);
       if (hub.active) {
         hub.emit({
           type: 'tool.start',
@@ -426,7 +415,7 @@ export class RunImpl implements Run {
       );
     }
     if (rule.perToolLimit !== undefined) {
-      const ofTool = this.#toolCallsByTool.get(name) ?? 0;
+      const ofTool = this.#callsByRule[rule.index] ?? 0;
       if (ofTool + 1 > rule.perToolLimit) {
         this.#refuseOrShadow(
           call,
@@ -447,12 +436,11 @@ export class RunImpl implements Run {
 
     // 6. Loop detection: the same call over and over is an agent stuck, not working.
     if (policy.loop_detection.enabled) {
-      let key = canonicalJson(args);
-      if (key.length > MAX_LOOP_KEY) key = sha256(key);
-      let counts = this.#loopCounts.get(name);
+      const key = canonicalFingerprint(args);
+      let counts = this.#loopCounts[rule.index];
       if (!counts) {
         counts = new Map();
-        this.#loopCounts.set(name, counts);
+        this.#loopCounts[rule.index] = counts;
       }
       const seen = (counts.get(key) ?? 0) + 1;
       counts.set(key, seen);
@@ -475,10 +463,12 @@ export class RunImpl implements Run {
   }
 
   #admit<A, R>(call: CallState, args: A, execute: ToolExecute<A, R>, options: ToolCallOptions | undefined): Promise<R> {
-    const { name, rule } = call;
+    const rule = call.rule;
     // Admitted: it counts against the budgets from here on, whether it runs, replays or is refused by an approver.
     this.#toolCalls++;
-    this.#toolCallsByTool.set(name, (this.#toolCallsByTool.get(name) ?? 0) + 1);
+    const before = this.#callsByRule[rule.index];
+    if (before === undefined) this.#rulesCalled.push(rule);
+    this.#callsByRule[rule.index] = (before ?? 0) + 1;
     this.#costUsd += rule.costUsd;
     const needsApproval = rule.write && this.#g.policy.writes.require_approval;
     if (rule.idempotent || options?.idempotencyKey !== undefined || needsApproval) {
@@ -572,10 +562,10 @@ export class RunImpl implements Run {
       : undefined;
     if (decisionEvent) hub.emit(decisionEvent);
 
-    const context = new CallContext(this, call.callId, idempotencyKey);
+    call.idempotencyKey = idempotencyKey;
     let pending: Promise<R>;
     try {
-      const returned = decisionEvent ? hub.wrap(decisionEvent, () => execute(args, context)) : execute(args, context);
+      const returned = decisionEvent ? hub.wrap(decisionEvent, () => execute(args, call)) : execute(args, call);
       pending = Promise.resolve(returned);
     } catch (error) {
       pending = Promise.reject(error);
@@ -591,25 +581,25 @@ export class RunImpl implements Run {
     }
     const circuits = g.policy.circuit_breaker.enabled ? g.stores.circuits : undefined;
     return new Promise<R>((resolve, reject) => {
-      const waiting = this.#waiting;
-      const onStop = (error: StopError) => {
+      const waiting = this.#inFlight;
+      call.abort = (error: StopError) => {
         this.#toolEnd(call, 'aborted', error.reason, undefined);
         reject(error);
       };
-      if (this.#stop) return onStop(this.#stop.error);
-      waiting.add(onStop);
+      if (this.#stop) return call.abort(this.#stop.error);
+      waiting.add(call);
       pending.then(
         value => {
-          if (!waiting.delete(onStop)) return;
+          if (!waiting.delete(call)) return;
           circuits?.recordSuccess(name);
           this.#toolEnd(call, 'ok', undefined, value);
           resolve(value);
         },
         (error: unknown) => {
-          if (!waiting.delete(onStop)) return;
+          if (!waiting.delete(call)) return;
           const stop = this.#stop;
           // Once the run has stopped, whatever the tool does next is the abort's doing.
-          if (stop) return onStop(stop.error);
+          if (stop) return call.abort!(stop.error);
           if (circuits) {
             const cb = g.policy.circuit_breaker;
             circuits.recordFailure(name, cb.failure_threshold, cb.cooldown_seconds * 1000, Date.now());
@@ -641,7 +631,7 @@ export class RunImpl implements Run {
     return {
       steps: this.#steps,
       toolCalls: this.#toolCalls,
-      toolCallsByTool: Object.fromEntries(this.#toolCallsByTool),
+      toolCallsByTool: Object.fromEntries(this.#rulesCalled.map(rule => [rule.name, this.#callsByRule[rule.index]!])),
       inputTokens: this.#inputTokens,
       outputTokens: this.#outputTokens,
       totalTokens: this.#inputTokens + this.#outputTokens,
@@ -707,6 +697,8 @@ export class RunImpl implements Run {
     this.#controller?.abort(error);
     for (const reject of this.#waiting) reject(error);
     this.#waiting.clear();
+    for (const call of this.#inFlight) call.abort?.(error);
+    this.#inFlight.clear();
     this.#resolveStopped(error);
     return error;
   }
@@ -1039,21 +1031,39 @@ export class RunImpl implements Run {
       result,
       recordContent: call.rule.recordContent,
       budgets: this.budgets(),
-      toolCallsOfTool: this.#toolCallsByTool.get(call.name) ?? 0,
+      toolCallsOfTool: this.#callsByRule[call.rule.index] ?? 0,
     });
   }
 }
 
-/** The context a tool's execute receives. The signal is made only if the tool asks for it. */
-class CallContext implements ToolContext {
+/**
+ * One tool call in flight. It is also the context the tool's execute receives (as a ToolContext): one object per
+ * call instead of two, and the call id and signal are only made if something asks for them.
+ */
+class ToolCall implements ToolContext {
+  readonly name: string;
+  readonly rule: ToolRule;
+  readonly started: number;
+  shadow: { reason: StopReason; rule: string; detail: string } | undefined = undefined;
+  idempotencyKey: string | undefined = undefined;
+  /** Set while the tool runs: how a stop rejects the caller at once. */
+  abort: ((error: StopError) => void) | undefined = undefined;
   readonly #run: RunImpl;
-  readonly callId: string;
-  readonly idempotencyKey: string | undefined;
+  readonly #seq: number;
+  #callId: string | undefined;
 
-  constructor(run: RunImpl, callId: string, idempotencyKey: string | undefined) {
+  constructor(run: RunImpl, name: string, rule: ToolRule, callId: string | undefined, seq: number, started: number) {
     this.#run = run;
-    this.callId = callId;
-    this.idempotencyKey = idempotencyKey;
+    this.name = name;
+    this.rule = rule;
+    this.#callId = callId;
+    this.#seq = seq;
+    this.started = started;
+  }
+
+  get callId(): string {
+    this.#callId ??= String(this.#seq);
+    return this.#callId;
   }
 
   get signal(): AbortSignal {

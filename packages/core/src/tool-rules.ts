@@ -23,6 +23,8 @@ export type ToolAccess =
 
 /** Everything the policy says about one tool name, resolved once and cached. */
 export interface ToolRule {
+  /** Dense number per tool name within a governor, so runs can count in arrays. */
+  readonly index: number;
   readonly name: string;
   readonly access: ToolAccess;
   readonly write: boolean;
@@ -102,6 +104,7 @@ export class ToolRules {
     const perTool = this.#perTool.find(entry => entry.matches(name));
     const price = this.#toolPrices.find(entry => entry.matches(name));
     return {
+      index: this.#cache.size,
       name,
       access: this.#access(name, write),
       write,
