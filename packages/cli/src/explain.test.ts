@@ -114,9 +114,9 @@ describe('bounded explain', () => {
     expect(f.get('detail')).toBe('"db.write" is a write (writes.tools[0] "db.write") and writes need approval');
     expect(f.get('if rejected')).toBe('approval_rejected:db.write');
     expect(f.get('if no answer')).toBe('approval_timeout:db.write after 120s');
-    expect(f.get('write')).toBe('yes');
+    expect(f.get('write')).toBe('yes (writes.tools[0] "db.write")');
     expect(f.get('idempotent')).toBe('yes');
-    expect(f.get('per-tool limit')).toBe('5 calls per run');
+    expect(f.get('per-tool limit')).toBe('5 calls per run (budgets.per_tool["db.*"])');
     expect(f.get('cost')).toBe('$0.002 per call');
   });
 

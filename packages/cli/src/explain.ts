@@ -1,4 +1,4 @@
-import { compileGlob, createGovernor, type Policy, STOP_REASONS, stopKind, type ToolVerdict } from '@bounded/core';
+import { createGovernor, type Policy, STOP_REASONS, stopKind, type ToolVerdict } from '@bounded/core';
 import { CliUsageError, parseCommandArgs } from './args.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { type CliIo, columns, createStyle, type Style, useColor, writeJson, writeLines } from './io.js';
@@ -141,15 +141,18 @@ export function formatVerdict(verdict: ToolVerdict, options: FormatVerdictOption
       ['if no answer', `approval_timeout:${tool} after ${policy.writes.approval_timeout_seconds}s`],
       ['on refusal', refusalEffect(policy)],
     );
-    const conditional = policy.writes.auto_approve.filter(rule => rule.when && compileGlob(rule.tool)(tool));
-    if (conditional.length > 0 && options.args === undefined) {
-      rows.push(['note', 'auto-approve rules with conditions match this tool: pass --args to check them']);
+    for (const rule of verdict.autoApproveRules) rows.push(['auto-approve', rule]);
+    if (verdict.autoApproveRules.length > 0 && options.args === undefined) {
+      rows.push(['note', 'auto-approve rules name this tool: pass --args to check their conditions']);
     }
   }
   rows.push(
-    ['write', yesNo(verdict.write)],
+    ['write', verdict.writeRule ? `yes (${verdict.writeRule})` : yesNo(verdict.write)],
     ['idempotent', yesNo(verdict.idempotent)],
-    ['per-tool limit', verdict.perToolLimit === undefined ? 'none' : `${verdict.perToolLimit} calls per run`],
+    [
+      'per-tool limit',
+      verdict.perToolLimit === undefined ? 'none' : `${verdict.perToolLimit} calls per run (${verdict.perToolRule})`,
+    ],
     ['cost', `${formatUsd(verdict.costUsd)} per call`],
     ['record content', yesNo(verdict.recordContent)],
   );

@@ -18,15 +18,14 @@ export async function readPolicyFile(file: string): Promise<PolicyFileResult> {
   const unreadable = await checkReadable(absolute);
   if (unreadable) return { status: 'unreadable', file, message: `cannot read ${file}: ${unreadable}` };
   try {
-    // A file URL, so a path is never mistaken for policy text (loadPolicy sniffs strings for YAML).
+    // A file URL, so a path is never mistaken for policy text (loadPolicy takes a string with a newline as text).
     const policy = await loadPolicy(pathToFileURL(absolute));
     return { status: 'ok', file, policy };
   } catch (error) {
     if (!isPolicyError(error)) throw error;
-    const only = error.issues.length === 1 ? error.issues[0] : undefined;
-    if (only && only.path === '' && only.line === undefined && only.message.startsWith('cannot read policy')) {
+    if (error.code === 'POLICY_UNREADABLE') {
       // The file went away (or became unreadable) between the check and the read.
-      return { status: 'unreadable', file, message: `${only.message} (${file})` };
+      return { status: 'unreadable', file, message: `${error.issues[0]?.message ?? 'cannot read policy'} (${file})` };
     }
     return { status: 'invalid', file, issues: error.issues };
   }
@@ -48,5 +47,5 @@ async function checkReadable(path: string): Promise<string | undefined> {
 
 /** Works across copies of @bounded/core, like `BoundedError.isInstance`. */
 function isPolicyError(error: unknown): error is PolicyError {
-  return BoundedError.isInstance(error) && error.code === 'POLICY_INVALID';
+  return BoundedError.isInstance(error) && (error.code === 'POLICY_INVALID' || error.code === 'POLICY_UNREADABLE');
 }

@@ -188,26 +188,48 @@ export class ApprovalQueue implements Approver {
 
 /** Compiled `writes.auto_approve` rules from the policy file. */
 export interface CompiledAutoApprove {
-  match(tool: string, args: unknown): { rule: string } | undefined;
+  /** The first rule whose tool and conditions match, and its conditions as text (`amount <= 50`). */
+  match(tool: string, args: unknown): { rule: string; conditions: string } | undefined;
+  /** Labels of the rules that name the tool, whatever the arguments. */
+  rulesFor(tool: string): string[];
 }
 
 export function compileAutoApprove(rules: readonly AutoApproveRule[]): CompiledAutoApprove {
-  const compiled = rules.map((rule, index) => ({
-    matches: compileGlob(rule.tool),
-    when: Object.entries(rule.when ?? {}),
-    label: `writes.auto_approve[${index}]${rule.name ? ` "${rule.name}"` : ''}`,
-  }));
+  const compiled = rules.map((rule, index) => {
+    const when = Object.entries(rule.when ?? {});
+    return {
+      matches: compileGlob(rule.tool),
+      when,
+      label: `writes.auto_approve[${index}]${rule.name ? ` "${rule.name}"` : ''}`,
+      conditions: when.length === 0 ? 'every call' : when.map(([path, c]) => describeComparison(path, c)).join(' and '),
+    };
+  });
   return {
     match(tool, args) {
       for (const rule of compiled) {
         if (!rule.matches(tool)) continue;
         if (rule.when.every(([path, comparison]) => compare(readPath(args, path), comparison))) {
-          return { rule: rule.label };
+          return { rule: rule.label, conditions: rule.conditions };
         }
       }
       return undefined;
     },
+    rulesFor(tool) {
+      return compiled.filter(rule => rule.matches(tool)).map(rule => `${rule.label}: ${rule.conditions}`);
+    },
   };
+}
+
+function describeComparison(path: string, c: Comparison): string {
+  const parts: string[] = [];
+  if (c.eq !== undefined) parts.push(`${path} == ${JSON.stringify(c.eq)}`);
+  if (c.ne !== undefined) parts.push(`${path} != ${JSON.stringify(c.ne)}`);
+  if (c.lt !== undefined) parts.push(`${path} < ${c.lt}`);
+  if (c.lte !== undefined) parts.push(`${path} <= ${c.lte}`);
+  if (c.gt !== undefined) parts.push(`${path} > ${c.gt}`);
+  if (c.gte !== undefined) parts.push(`${path} >= ${c.gte}`);
+  if (c.in !== undefined) parts.push(`${path} in ${JSON.stringify(c.in)}`);
+  return parts.join(' and ');
 }
 
 function readPath(value: unknown, path: string): unknown {

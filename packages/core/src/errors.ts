@@ -31,12 +31,18 @@ export interface PolicyIssue {
 
 /** A policy failed to load: every problem is listed, each with its key path (and line, for text). */
 export class PolicyError extends BoundedError {
+  declare readonly code: 'POLICY_INVALID' | 'POLICY_UNREADABLE';
   readonly issues: readonly PolicyIssue[];
   /** The file the policy came from, when it came from a file. */
   readonly source: string | undefined;
 
-  constructor(issues: readonly PolicyIssue[], source?: string) {
-    super('POLICY_INVALID', formatPolicyIssues(issues, source));
+  /** `POLICY_INVALID` for a document with problems, `POLICY_UNREADABLE` when the file could not be read. */
+  constructor(
+    issues: readonly PolicyIssue[],
+    source?: string,
+    code: 'POLICY_INVALID' | 'POLICY_UNREADABLE' = 'POLICY_INVALID',
+  ) {
+    super(code, formatPolicyIssues(issues, source));
     this.name = 'PolicyError';
     this.issues = issues;
     this.source = source;

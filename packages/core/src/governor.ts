@@ -241,10 +241,13 @@ class GovernorImpl implements Governor, GovernorCore {
     const common = {
       tool,
       write: rule.write,
+      writeRule: rule.writeRule,
       idempotent: rule.idempotent,
       perToolLimit: rule.perToolLimit,
+      perToolRule: rule.perToolRule,
       costUsd: rule.costUsd,
       recordContent: rule.recordContent,
+      autoApproveRules: this.rules.autoApprove.rulesFor(tool),
     };
     if (!rule.access.allowed) {
       return {

@@ -55,7 +55,7 @@ export type { GlobMatcher } from './glob.js';
 export { compileGlob } from './glob.js';
 export { createGovernor } from './governor.js';
 export type { ObserverErrorHandler } from './observers.js';
-export { definePolicy, loadPolicy, parsePolicy } from './policy/load.js';
+export { definePolicy, didYouMean, loadPolicy, parsePolicy } from './policy/load.js';
 export { policySchema } from './policy/schema.js';
 export type {
   AutoApproveRule,

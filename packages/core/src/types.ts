@@ -138,10 +138,16 @@ export interface ToolVerdict {
   /** Set for `deny`. */
   readonly reason: StopReason | undefined;
   readonly write: boolean;
+  /** What made it a write: `writes.tools[0] "crm.*"` or `tool definition`. */
+  readonly writeRule: string | undefined;
   readonly idempotent: boolean;
   readonly perToolLimit: number | undefined;
+  /** Which `budgets.per_tool` entry set the limit. */
+  readonly perToolRule: string | undefined;
   readonly costUsd: number;
   readonly recordContent: boolean;
+  /** Policy `writes.auto_approve` rules that name this tool (whether or not their conditions held). */
+  readonly autoApproveRules: readonly string[];
 }
 
 export interface GovernorStats {

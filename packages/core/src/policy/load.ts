@@ -47,8 +47,9 @@ export function parsePolicy(text: string, source?: string): Policy {
 }
 
 /**
- * Loads a policy from a file path (or file URL), or from text when the argument is YAML/JSON text
- * (it contains a newline or starts with `{`). Throws `PolicyError` with the file name, key paths and lines.
+ * Loads a policy from a file path or file URL. A string with a newline in it is taken as the policy text itself
+ * (no path has one); for one-line text use `parsePolicy`. Throws `PolicyError` with the file name, key paths and
+ * lines (code `POLICY_UNREADABLE` when the file cannot be read).
  */
 export async function loadPolicy(pathOrText: string | URL): Promise<Policy> {
   if (typeof pathOrText === 'string' && looksLikeText(pathOrText)) return parsePolicy(pathOrText);
@@ -58,13 +59,13 @@ export async function loadPolicy(pathOrText: string | URL): Promise<Policy> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(error);
-    throw new PolicyError([{ path: '', message: `cannot read policy: ${reason}` }], path);
+    throw new PolicyError([{ path: '', message: `cannot read policy: ${reason}` }], path, 'POLICY_UNREADABLE');
   }
   return parsePolicy(text, path);
 }
 
 function looksLikeText(value: string): boolean {
-  return value.includes('\n') || value.trimStart().startsWith('{');
+  return value.includes('\n');
 }
 
 function validate(value: unknown, doc: Document | undefined, lines: LineCounter | undefined, source?: string): Policy {
@@ -109,7 +110,7 @@ function explain(issue: z.core.$ZodIssue): ExplainedIssue[] {
     case 'unrecognized_keys': {
       const known = knownKeys(pathKeys);
       return issue.keys.map(key => {
-        const hint = suggest(key, known);
+        const hint = didYouMean(key, known);
         const where = pathKeys.length ? `in ${formatPath(pathKeys)}` : 'at the top level';
         return {
           path: formatPath([...pathKeys, key]),
@@ -128,7 +129,7 @@ function explain(issue: z.core.$ZodIssue): ExplainedIssue[] {
     case 'invalid_value': {
       const input = (issue as { input?: unknown }).input;
       const allowed = issue.values.map(v => JSON.stringify(v));
-      const hint = typeof input === 'string' ? suggest(input, issue.values.map(String)) : undefined;
+      const hint = typeof input === 'string' ? didYouMean(input, issue.values.map(String)) : undefined;
       return [
         {
           path: formatPath(pathKeys),
@@ -240,8 +241,8 @@ function knownKeys(pathKeys: PathKey[]): string[] {
   return def?.type === 'object' ? Object.keys(def.shape) : [];
 }
 
-/** The closest candidate by edit distance, if it is close enough to be a plausible typo. */
-export function suggest(input: string, candidates: readonly string[]): string | undefined {
+/** The closest candidate by edit distance, if it is close enough to be a plausible typo ("did you mean"). */
+export function didYouMean(input: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   const lower = input.toLowerCase();
