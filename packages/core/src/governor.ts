@@ -146,7 +146,11 @@ class GovernorImpl implements Governor, GovernorCore {
             parentRunId: run.id,
             signal: run.signal,
             ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
-            ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+            metadata: {
+              ...options.metadata,
+              escalation_reason: exception.reason,
+              ...(exception.step === undefined ? {} : { escalation_step: exception.step }),
+            },
             budgets: stricterBudgets(
               this.policy.mode.agent_budgets,
               escalate.budgets,
