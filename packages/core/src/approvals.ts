@@ -30,6 +30,12 @@ export interface ApprovalDecision {
 export interface Approver {
   readonly name?: string;
   request(request: ApprovalRequest): Promise<ApprovalDecision>;
+  /**
+   * Errors for which this returns true pass through `run.tool()` unchanged: a framework's way of pausing for a
+   * human (LangGraph's interrupt). The call is then neither approved nor refused. Any other error from `request`
+   * is a refusal (`approval_rejected`, "approver failed").
+   */
+  rethrows?(error: unknown): boolean;
 }
 
 /**

@@ -91,7 +91,7 @@ export interface ToolDecisionEvent extends EventBase {
   readonly idempotencyKey: string | undefined;
 }
 
-export type ToolOutcome = 'ok' | 'error' | 'aborted' | 'dedup' | 'refused';
+export type ToolOutcome = 'ok' | 'error' | 'aborted' | 'dedup' | 'refused' | 'interrupted';
 
 export interface ToolEndEvent extends EventBase {
   readonly type: 'tool.end';

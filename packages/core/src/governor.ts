@@ -12,6 +12,7 @@ import { memoryStores } from './stores/memory.js';
 import type { Stores } from './stores/types.js';
 import { PriceTable, ToolRules } from './tool-rules.js';
 import type {
+  ActiveRun,
   Governor,
   GovernorOptions,
   GovernorStats,
@@ -77,38 +78,88 @@ class GovernorImpl implements Governor, GovernorCore {
     this.#unsubscribeKill = this.stores.killSwitch.subscribe(record => this.#onKill(record));
   }
 
-  async run<T>(options: RunOptions, fn: (run: Run) => T | PromiseLike<T>): Promise<RunResult<Awaited<T>>> {
+  async start(options: RunOptions): Promise<ActiveRun> {
     if (!options || typeof options.agent !== 'string' || options.agent.length === 0) {
       throw new UsageError('governor.run(): `agent` must be a non-empty string naming the agent or workflow');
     }
-    if (typeof fn !== 'function') throw new UsageError('governor.run(): the second argument must be a function');
     assertBudgets(options.budgets, 'governor.run() budgets');
     const run = new RunImpl(this, options);
     this.#runsStarted++;
     this.#active.add(run);
-    type Outcome = { ok: true; value: Awaited<T> } | { ok: false; error: unknown };
-    let outcome: Outcome | undefined;
     try {
-      const start = await run.begin();
-      if (!run.stopped) {
-        const body = (async (): Promise<Awaited<T>> => {
-          const invoke = () => fn(run);
-          return await (start ? this.hub.wrap(start, invoke) : invoke());
-        })();
-        const settled: Promise<Outcome> = body.then(
-          (value): Outcome => ({ ok: true, value }),
-          (error: unknown): Outcome => ({ ok: false, error }),
-        );
-        // The body may hang (a tool that never returns): a stop ends the run at once, whatever the body does.
-        outcome = await Promise.race([settled, run.stoppedPromise.then(() => undefined)]);
-      }
+      await run.begin();
     } catch (error) {
-      outcome = { ok: false, error };
-    } finally {
-      this.#active.delete(run);
-      await run.end();
+      // A store failing at the start (runs in flight) ends the run at once, with the error.
+      await run.end({ error });
     }
-    return this.#finish<Awaited<T>>(run, outcome);
+    return run;
+  }
+
+  async run<T>(options: RunOptions, fn: (run: Run) => T | PromiseLike<T>): Promise<RunResult<Awaited<T>>> {
+    if (typeof fn !== 'function') throw new UsageError('governor.run(): the second argument must be a function');
+    const run = (await this.start(options)) as RunImpl;
+    type Outcome = { output: Awaited<T> } | { error: unknown };
+    let outcome: Outcome | undefined;
+    if (!run.stopped && !run.ended) {
+      const body = (async (): Promise<Awaited<T>> => await run.within(() => fn(run)))();
+      const settled: Promise<Outcome> = body.then(
+        (output): Outcome => ({ output }),
+        (error: unknown): Outcome => ({ error }),
+      );
+      // The body may hang (a tool that never returns): a stop ends the run at once, whatever the body does.
+      outcome = await Promise.race([settled, run.stoppedPromise.then(() => undefined)]);
+    }
+    return run.end<Awaited<T>>(outcome);
+  }
+
+  /** Called by a run's end(): forgets it and turns its state and the body's outcome into the result. */
+  finishRun<T>(run: RunImpl, outcome: { output: T } | { error: unknown } | undefined): RunResult<T> {
+    this.#active.delete(run);
+    let error: unknown;
+    if (outcome && 'error' in outcome && !run.stopped) {
+      error = outcome.error;
+      if (StopError.is(error) || ToolRefusedError.is(error)) {
+        run.stopFromOutside(error.reason, error.detail);
+      } else {
+        run.stopFromOutside('error', describeError(error));
+      }
+    }
+    const stopped = run.stopped;
+    const usage = run.snapshot();
+    const budgets = run.budgets();
+    const base = {
+      runId: run.id,
+      agent: run.agent,
+      mode: run.mode,
+      usage,
+      budgets,
+      wouldHaveStopped: run.wouldHaveStopped,
+    };
+    const result: RunResult<T> = stopped
+      ? {
+          status: 'stopped',
+          stopReason: stopped.reason,
+          detail: stopped.detail,
+          ...(error !== undefined && !StopError.is(error) ? { error } : {}),
+          ...base,
+        }
+      : { status: 'ok', output: (outcome as { output: T } | undefined)?.output as T, ...base };
+    if (this.hub.active) {
+      this.hub.emit({
+        type: 'run.end',
+        time: Date.now(),
+        runId: run.id,
+        agent: run.agent,
+        mode: run.mode,
+        status: result.status,
+        stopReason: stopped?.reason,
+        detail: stopped?.detail,
+        usage,
+        budgets,
+        handledBy: run.handledBy,
+      });
+    }
+    return result;
   }
 
   async workflow<I, O>(
@@ -167,55 +218,6 @@ class GovernorImpl implements Governor, GovernorCore {
     const handledBy = escalation ? 'agent' : 'workflow';
     const usage = escalation ? addUsage(result.usage, escalation.result.usage) : result.usage;
     return { ...result, usage, handledBy, ...(escalation ? { escalation } : {}) } as WorkflowResult<Awaited<O>>;
-  }
-
-  #finish<T>(run: RunImpl, outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined): RunResult<T> {
-    // (T is already awaited by the caller.)
-    let error: unknown;
-    if (outcome && !outcome.ok && !run.stopped) {
-      error = outcome.error;
-      if (StopError.is(error) || ToolRefusedError.is(error)) {
-        run.stopFromOutside(error.reason, error.detail);
-      } else {
-        run.stopFromOutside('error', describeError(error));
-      }
-    }
-    const stopped = run.stopped;
-    const usage = run.snapshot();
-    const budgets = run.budgets();
-    const base = {
-      runId: run.id,
-      agent: run.agent,
-      mode: run.mode,
-      usage,
-      budgets,
-      wouldHaveStopped: run.wouldHaveStopped,
-    };
-    const result: RunResult<T> = stopped
-      ? {
-          status: 'stopped',
-          stopReason: stopped.reason,
-          detail: stopped.detail,
-          ...(error !== undefined && !StopError.is(error) ? { error } : {}),
-          ...base,
-        }
-      : { status: 'ok', output: (outcome as { value: T }).value, ...base };
-    if (this.hub.active) {
-      this.hub.emit({
-        type: 'run.end',
-        time: Date.now(),
-        runId: run.id,
-        agent: run.agent,
-        mode: run.mode,
-        status: result.status,
-        stopReason: stopped?.reason,
-        detail: stopped?.detail,
-        usage,
-        budgets,
-        handledBy: run.handledBy,
-      });
-    }
-    return result;
   }
 
   async kill(target: KillTarget, options: { reason?: string; by?: string } = {}): Promise<KillRecord> {

@@ -102,6 +102,7 @@ export type {
 export type { ToolDefinition } from './tool-rules.js';
 export { PriceTable } from './tool-rules.js';
 export type {
+  ActiveRun,
   Governor,
   GovernorOptions,
   GovernorStats,

@@ -19,7 +19,15 @@ import { formatStandardIssues, type StandardResult } from './standard-schema.js'
 import type { StopReason } from './stop-reason.js';
 import type { LimitOutcome, LimitRequest, Stores } from './stores/types.js';
 import type { PriceTable, ToolRule, ToolRules } from './tool-rules.js';
-import type { Run, RunOptions, ToolCallOptions, ToolContext, ToolExecute, UsageInput } from './types.js';
+import type {
+  ActiveRun,
+  RunOptions,
+  RunResult,
+  ToolCallOptions,
+  ToolContext,
+  ToolExecute,
+  UsageInput,
+} from './types.js';
 
 /** What a run needs from its governor. */
 export interface GovernorCore {
@@ -32,6 +40,7 @@ export interface GovernorCore {
   readonly approver: Approver | undefined;
   readonly limitPlan: LimitPlan;
   warnUnpriced(model: string): void;
+  finishRun<T>(run: RunImpl, outcome: { output: T } | { error: unknown } | undefined): RunResult<T>;
 }
 
 /** Refusals that concern the run as a whole always stop it; the others follow `tools.on_refusal`. */
@@ -45,7 +54,7 @@ interface StopState {
 
 type CallState = ToolCall;
 
-export class RunImpl implements Run {
+export class RunImpl implements ActiveRun {
   readonly id: string;
   readonly agent: string;
   readonly mode: RunMode;
@@ -67,6 +76,8 @@ export class RunImpl implements Run {
   #stop: StopState | undefined;
   #wouldHaveStopped: { reason: StopReason; detail: string } | undefined;
   #ended = false;
+  #startEvent: RunStartEvent | undefined;
+  #result: Promise<RunResult<unknown>> | undefined;
   #resolveStopped!: (error: StopError) => void;
   /** Resolves with the StopError when the run stops: `governor.run()` races the body against it. */
   readonly stoppedPromise: Promise<StopError>;
@@ -172,6 +183,7 @@ export class RunImpl implements Run {
         }
       : undefined;
     if (start) g.hub.emit(start);
+    this.#startEvent = start;
     const kill = this.#killRecord();
     if (kill) {
       this.#stopWith('killed', killDetail(kill), 'kill_switch');
@@ -210,8 +222,25 @@ export class RunImpl implements Run {
     this.#stopWith('killed', killDetail(record), 'kill_switch');
   }
 
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  within<T>(fn: () => T): T {
+    const start = this.#startEvent;
+    return start ? this.#g.hub.wrap(start, fn) : fn();
+  }
+
+  end<T>(outcome?: { output: T } | { error: unknown }): Promise<RunResult<T>> {
+    this.#result ??= (async () => {
+      await this.#release();
+      return this.#g.finishRun<unknown>(this, outcome);
+    })();
+    return this.#result as Promise<RunResult<T>>;
+  }
+
   /** Marks the run ended: timers and slots are released, later calls are refused. */
-  async end(): Promise<void> {
+  async #release(): Promise<void> {
     this.#ended = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#removeCallerAbort?.();
@@ -911,6 +940,11 @@ export class RunImpl implements Run {
       if (stop) {
         this.#toolEnd(call, 'aborted', stop.reason, undefined);
         throw stop.error;
+      }
+      if (approver.rethrows?.(error)) {
+        // A framework's pause for a human (an interrupt): neither approved nor refused; it passes through.
+        this.#toolEnd(call, 'interrupted', errorMessage(error), undefined);
+        throw error;
       }
       // An approver that fails cannot approve: the write is refused, loudly.
       outcome = { approved: false, by: approver.name ?? 'approver', reason: `approver failed: ${errorMessage(error)}` };

@@ -102,6 +102,22 @@ export interface Run {
   snapshot(): RunUsage;
 }
 
+/**
+ * A run started with `governor.start()`, for frameworks whose hooks cannot wrap the whole run in one function
+ * (an agent middleware, a callback handler). End it with `end()`, always: it releases the run's timer and limits.
+ */
+export interface ActiveRun extends Run {
+  /** True once `end()` has been called. */
+  readonly ended: boolean;
+  /** Runs `fn` inside the run's observer context (its span), so work done there nests under the run. */
+  within<T>(fn: () => T): T;
+  /**
+   * Ends the run and says how it ended: `{ output }` when the work finished, `{ error }` when it threw; with no
+   * argument, ok with an undefined output unless the run stopped. Later calls return the same result.
+   */
+  end<T>(outcome?: { readonly output: T } | { readonly error: unknown }): Promise<RunResult<T>>;
+}
+
 interface RunResultBase {
   readonly runId: string;
   readonly agent: string;
@@ -158,6 +174,11 @@ export interface GovernorStats {
 
 export interface Governor {
   readonly policy: Policy;
+  /**
+   * Starts a run whose end the caller controls (`activeRun.end()`), for framework hooks. Prefer `run()` when the
+   * whole run is one function. A run refused at the start (kill switch, runs in flight) comes back already stopped.
+   */
+  start(options: RunOptions): Promise<ActiveRun>;
   /** Runs `fn` as one governed run and says how it ended. Never throws for a stop or an error in `fn`. */
   run<T>(options: RunOptions, fn: (run: Run) => T | PromiseLike<T>): Promise<RunResult<Awaited<T>>>;
   /**
