@@ -1,0 +1,483 @@
+import type {
+  BoundedEvent,
+  BudgetSnapshot,
+  Observer,
+  RunEndEvent,
+  RunStartEvent,
+  ToolDecisionEvent,
+  ToolEndEvent,
+  ToolStartEvent,
+} from '@bounded/core';
+import {
+  type Attributes,
+  type Context,
+  type Counter,
+  context,
+  type Histogram,
+  type Meter,
+  metrics,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+  type UpDownCounter,
+} from '@opentelemetry/api';
+import { createRedactor, type Redactor } from './redact.js';
+import * as sc from './semconv.js';
+
+export interface BoundedTelemetryOptions {
+  /** Default: the global tracer provider's tracer `@bounded/otel` (a no-op until an SDK is registered). */
+  readonly tracer?: Tracer;
+  /** Default: the global meter provider's meter `@bounded/otel`. */
+  readonly meter?: Meter;
+  /**
+   * Record tool arguments and results on spans. Default: only for tools the policy lists in
+   * `monitoring.record_content`, always through the redactor; `false` turns content off everywhere.
+   */
+  readonly recordContent?: boolean;
+  /** Masks secrets and bounds the size of recorded content. Default: `createRedactor()`. */
+  readonly redact?: Redactor;
+  /** Runs tracked at once; beyond this the oldest open run's span is ended as abandoned. Default 10,000. */
+  readonly maxOpenRuns?: number;
+  /** Distinct tool names used as metric attributes; further names are reported as `_other`. Default 200. */
+  readonly maxToolNames?: number;
+}
+
+/** The telemetry observer: pass it to `createGovernor({ observers: [...] })`. */
+export interface BoundedTelemetry extends Observer {
+  /** Runs with an open span (for tests and health checks). */
+  readonly openRuns: number;
+}
+
+interface ToolState {
+  readonly span: Span;
+  readonly ctx: Context;
+  readonly started: number;
+  readonly tool: string;
+}
+
+interface RunState {
+  readonly span: Span;
+  readonly ctx: Context;
+  readonly started: number;
+  readonly tools: Map<string, ToolState>;
+  /** approvalId -> the call waiting for it and the tool label its pending count was added under. */
+  readonly pendingApprovals: Map<string, { readonly callId: string; readonly tool: string }>;
+  readonly agent: string;
+  readonly mode: string;
+}
+
+interface Instruments {
+  readonly runToolCalls: Histogram;
+  readonly runDuration: Histogram;
+  readonly runs: Counter;
+  readonly toolDuration: Histogram;
+  readonly tokens: Histogram;
+  readonly decisions: Counter;
+  readonly approvalsPending: UpDownCounter;
+  readonly approvalsDecided: Counter;
+  readonly cost: Counter;
+  readonly killSwitch: Counter;
+}
+
+const VERSION = '0.1.0';
+
+/** Bucket boundaries: tokens as the GenAI conventions advise; durations from 5 ms to 5 minutes. */
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304];
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const CALL_BUCKETS = [0, 1, 2, 3, 5, 8, 12, 20, 30, 50, 100];
+
+function createInstruments(meter: Meter): Instruments {
+  return {
+    runToolCalls: meter.createHistogram(sc.METRIC_RUN_TOOL_CALLS, {
+      description: 'Tool calls admitted per run',
+      unit: '{call}',
+      advice: { explicitBucketBoundaries: CALL_BUCKETS },
+    }),
+    runDuration: meter.createHistogram(sc.METRIC_RUN_DURATION, {
+      description: 'Duration of a governed run',
+      unit: 's',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
+    }),
+    runs: meter.createCounter(sc.METRIC_RUNS, { description: 'Runs ended, by status and stop reason', unit: '{run}' }),
+    toolDuration: meter.createHistogram(sc.METRIC_TOOL_DURATION, {
+      description: 'Duration of a governed tool call, from request to result (approval waits included)',
+      unit: 's',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
+    }),
+    tokens: meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE, {
+      description: 'Tokens per model request, by token type',
+      unit: '{token}',
+      advice: { explicitBucketBoundaries: TOKEN_BUCKETS },
+    }),
+    decisions: meter.createCounter(sc.METRIC_DECISIONS, {
+      description: 'Gateway decisions on tool calls, by decision and tool',
+      unit: '{decision}',
+    }),
+    approvalsPending: meter.createUpDownCounter(sc.METRIC_APPROVALS_PENDING, {
+      description: 'Writes waiting for an approval decision',
+      unit: '{approval}',
+    }),
+    approvalsDecided: meter.createCounter(sc.METRIC_APPROVALS_DECIDED, {
+      description: 'Approval decisions, by outcome',
+      unit: '{approval}',
+    }),
+    cost: meter.createCounter(sc.METRIC_COST, { description: 'Spend on models and tools, in US dollars', unit: '{USD}' }),
+    killSwitch: meter.createCounter(sc.METRIC_KILL_SWITCH, {
+      description: 'Kill-switch throws and revivals, by scope',
+      unit: '{event}',
+    }),
+  };
+}
+
+/**
+ * Writes OpenTelemetry spans and metrics for every run, step and tool call a governor sees.
+ *
+ * ```ts
+ * const governor = createGovernor({ policy, observers: [boundedTelemetry()] });
+ * ```
+ *
+ * A run is a span (`invoke_agent <agent>` or `invoke_workflow <name>`) under whatever span is active when it starts;
+ * each tool call is a child span (`execute_tool <tool>`), refused calls included (marked with their decision, their
+ * tool never ran); steps, usage, approvals and the stop are span events; budgets and the stop reason are attributes.
+ */
+export function boundedTelemetry(options: BoundedTelemetryOptions = {}): BoundedTelemetry {
+  return new TelemetryObserver(options);
+}
+
+class TelemetryObserver implements BoundedTelemetry {
+  readonly name = '@bounded/otel';
+  readonly #tracer: Tracer;
+  readonly #metrics: Instruments;
+  readonly #runs = new Map<string, RunState>();
+  readonly #redact: Redactor;
+  readonly #recordContent: boolean;
+  readonly #maxOpenRuns: number;
+  readonly #toolNames = new Set<string>();
+  readonly #maxToolNames: number;
+
+  constructor(options: BoundedTelemetryOptions) {
+    this.#tracer = options.tracer ?? trace.getTracer('@bounded/otel', VERSION);
+    this.#metrics = createInstruments(options.meter ?? metrics.getMeter('@bounded/otel', VERSION));
+    this.#redact = options.redact ?? createRedactor();
+    this.#recordContent = options.recordContent !== false;
+    this.#maxOpenRuns = options.maxOpenRuns ?? 10_000;
+    this.#maxToolNames = options.maxToolNames ?? 200;
+  }
+
+  get openRuns(): number {
+    return this.#runs.size;
+  }
+
+  onEvent(event: BoundedEvent): void {
+    switch (event.type) {
+      case 'run.start':
+        return this.#runStart(event);
+      case 'run.end':
+        return this.#runEnd(event);
+      case 'tool.start':
+        return this.#toolStart(event);
+      case 'tool.decision':
+        return this.#toolDecision(event);
+      case 'tool.end':
+        return this.#toolEnd(event);
+      case 'step': {
+        const run = this.#runs.get(event.runId);
+        run?.span.addEvent(sc.EVENT_STEP, {
+          'bounded.step.index': event.index,
+          ...(event.name ? { 'bounded.step.name': event.name } : {}),
+          ...budgetAttributes(event.budgets, false),
+        });
+        return;
+      }
+      case 'usage': {
+        const run = this.#runs.get(event.runId);
+        const attributes: Attributes = {
+          [sc.ATTR_GEN_AI_USAGE_INPUT_TOKENS]: event.inputTokens,
+          [sc.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: event.outputTokens,
+          [sc.ATTR_COST_USD]: event.costUsd,
+        };
+        if (event.model) attributes[sc.ATTR_GEN_AI_REQUEST_MODEL] = event.model;
+        run?.span.addEvent(sc.EVENT_USAGE, attributes);
+        const common: Attributes = {
+          [sc.ATTR_GEN_AI_OPERATION_NAME]: sc.GEN_AI_OPERATION_CHAT,
+          [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
+        };
+        if (event.model) common[sc.ATTR_GEN_AI_REQUEST_MODEL] = event.model;
+        this.#metrics.tokens.record(event.inputTokens, { ...common, [sc.ATTR_GEN_AI_TOKEN_TYPE]: sc.GEN_AI_TOKEN_TYPE_INPUT });
+        this.#metrics.tokens.record(event.outputTokens, {
+          ...common,
+          [sc.ATTR_GEN_AI_TOKEN_TYPE]: sc.GEN_AI_TOKEN_TYPE_OUTPUT,
+        });
+        if (event.costUsd > 0) {
+          this.#metrics.cost.add(event.costUsd, { [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent, 'bounded.cost.source': 'model' });
+        }
+        return;
+      }
+      case 'run.stop':
+      case 'run.shadow_stop': {
+        this.#runs.get(event.runId)?.span.addEvent(event.type === 'run.stop' ? sc.EVENT_STOP : sc.EVENT_SHADOW_STOP, {
+          [sc.ATTR_STOP_REASON]: event.reason,
+          [sc.ATTR_STOP_DETAIL]: event.detail,
+          [sc.ATTR_STOP_RULE]: event.rule,
+        });
+        return;
+      }
+      case 'approval.requested': {
+        const run = this.#runs.get(event.runId);
+        run?.tools.get(event.callId)?.span.addEvent(sc.EVENT_APPROVAL_REQUESTED, { 'bounded.approval.id': event.approvalId });
+        const tool = this.#toolName(event.tool);
+        run?.pendingApprovals.set(event.approvalId, { callId: event.callId, tool });
+        this.#metrics.approvalsPending.add(1, { [sc.ATTR_GEN_AI_TOOL_NAME]: tool });
+        return;
+      }
+      case 'approval.decided': {
+        const run = this.#runs.get(event.runId);
+        run?.tools.get(event.callId)?.span.addEvent(sc.EVENT_APPROVAL_DECIDED, {
+          'bounded.approval.id': event.approvalId,
+          [sc.ATTR_APPROVED]: event.approved,
+          [sc.ATTR_APPROVED_BY]: event.by,
+          [sc.ATTR_TIMED_OUT]: event.timedOut,
+          'bounded.approval.waited_ms': event.waitedMs,
+        });
+        this.#settleApproval(run, event.approvalId);
+        this.#metrics.approvalsDecided.add(1, {
+          [sc.ATTR_GEN_AI_TOOL_NAME]: this.#toolName(event.tool),
+          [sc.ATTR_OUTCOME]: event.timedOut ? 'timeout' : event.approved ? 'approved' : 'rejected',
+        });
+        return;
+      }
+      case 'workflow.step': {
+        this.#runs.get(event.runId)?.span.addEvent(sc.EVENT_WORKFLOW_STEP, {
+          [sc.ATTR_WORKFLOW_STEP]: event.step,
+          [sc.ATTR_ATTEMPT]: event.attempt,
+          [sc.ATTR_OUTCOME]: event.outcome,
+          'bounded.duration_ms': event.durationMs,
+          ...(event.error ? { [sc.ATTR_ERROR_TYPE]: event.error } : {}),
+        });
+        return;
+      }
+      case 'kill':
+      case 'revive':
+        this.#metrics.killSwitch.add(1, { [sc.ATTR_KILL_SCOPE]: event.record.target.scope, [sc.ATTR_EVENT]: event.type });
+        return;
+    }
+  }
+
+  wrap<T>(scope: RunStartEvent | ToolDecisionEvent, fn: () => T): T {
+    const run = this.#runs.get(scope.runId);
+    if (!run) return fn();
+    if (scope.type === 'run.start') return context.with(run.ctx, fn);
+    const tool = run.tools.get(scope.callId);
+    return tool ? context.with(tool.ctx, fn) : fn();
+  }
+
+  #runStart(event: RunStartEvent): void {
+    const workflow = event.mode === 'workflow';
+    const attributes: Attributes = {
+      [sc.ATTR_GEN_AI_OPERATION_NAME]: workflow ? sc.GEN_AI_OPERATION_INVOKE_WORKFLOW : sc.GEN_AI_OPERATION_INVOKE_AGENT,
+      [workflow ? sc.ATTR_GEN_AI_WORKFLOW_NAME : sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
+      [sc.ATTR_RUN_ID]: event.runId,
+      [sc.ATTR_MODE]: event.mode,
+      [sc.ATTR_ENFORCEMENT]: event.enforcement,
+    };
+    if (event.tenant) attributes[sc.ATTR_TENANT] = event.tenant;
+    if (event.parentRunId) attributes[sc.ATTR_PARENT_RUN_ID] = event.parentRunId;
+    for (const [key, value] of Object.entries(event.metadata)) attributes[sc.ATTR_METADATA_PREFIX + key] = value;
+    for (const budget of event.budgets) attributes[sc.budgetAttribute(budget.kind, 'limit')] = budget.limit;
+    // A child run (a workflow's escalation agent) nests under its parent even when started outside its context.
+    const parent = (event.parentRunId ? this.#runs.get(event.parentRunId)?.ctx : undefined) ?? context.active();
+    const name = `${workflow ? sc.GEN_AI_OPERATION_INVOKE_WORKFLOW : sc.GEN_AI_OPERATION_INVOKE_AGENT} ${event.agent}`;
+    const span = this.#tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes }, parent);
+    if (this.#runs.size >= this.#maxOpenRuns) this.#evictOldest();
+    this.#runs.set(event.runId, {
+      span,
+      ctx: trace.setSpan(parent, span),
+      started: performance.now(),
+      tools: new Map(),
+      pendingApprovals: new Map(),
+      agent: event.agent,
+      mode: event.mode,
+    });
+  }
+
+  #runEnd(event: RunEndEvent): void {
+    const run = this.#runs.get(event.runId);
+    this.#runs.delete(event.runId);
+    const usage = event.usage;
+    const stopKind = event.stopReason ? kindOf(event.stopReason) : undefined;
+    const metricAttributes: Attributes = {
+      [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
+      [sc.ATTR_MODE]: event.mode,
+      [sc.ATTR_STATUS]: event.status,
+      ...(stopKind ? { [sc.ATTR_STOP_KIND]: stopKind } : {}),
+    };
+    this.#metrics.runToolCalls.record(usage.toolCalls, metricAttributes);
+    this.#metrics.runDuration.record(usage.durationMs / 1000, metricAttributes);
+    this.#metrics.runs.add(1, {
+      ...metricAttributes,
+      ...(event.stopReason ? { [sc.ATTR_STOP_REASON]: this.#stopReasonLabel(event.stopReason) } : {}),
+    });
+    if (!run) return;
+    for (const tool of run.tools.values()) {
+      tool.span.setStatus({ code: SpanStatusCode.ERROR, message: 'the run ended before the tool call did' });
+      tool.span.end();
+    }
+    for (const approvalId of [...run.pendingApprovals.keys()]) this.#settleApproval(run, approvalId);
+    const span = run.span;
+    span.setAttributes({
+      [sc.ATTR_STATUS]: event.status,
+      [sc.ATTR_STEPS]: usage.steps,
+      [sc.ATTR_TOOL_CALLS]: usage.toolCalls,
+      [sc.ATTR_GEN_AI_USAGE_INPUT_TOKENS]: usage.inputTokens,
+      [sc.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: usage.outputTokens,
+      [sc.ATTR_COST_USD]: usage.costUsd,
+      ...budgetAttributes(event.budgets, true),
+      ...(event.handledBy ? { [sc.ATTR_HANDLED_BY]: event.handledBy } : {}),
+    });
+    for (const [decision, count] of Object.entries(usage.decisions)) {
+      if (count > 0) span.setAttribute(`bounded.decisions.${decision}`, count);
+    }
+    if (event.status === 'stopped' && event.stopReason) {
+      span.setAttributes({
+        [sc.ATTR_STOP_REASON]: event.stopReason,
+        [sc.ATTR_STOP_KIND]: stopKind!,
+        [sc.ATTR_STOP_DETAIL]: event.detail ?? '',
+        [sc.ATTR_ERROR_TYPE]: stopKind!,
+      });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: `${event.stopReason}: ${event.detail ?? ''}` });
+    }
+    span.end();
+  }
+
+  #toolStart(event: ToolStartEvent): void {
+    const run = this.#runs.get(event.runId);
+    const parent = run?.ctx ?? context.active();
+    const attributes: Attributes = {
+      [sc.ATTR_GEN_AI_OPERATION_NAME]: sc.GEN_AI_OPERATION_EXECUTE_TOOL,
+      [sc.ATTR_GEN_AI_TOOL_NAME]: event.tool,
+      [sc.ATTR_GEN_AI_TOOL_CALL_ID]: event.callId,
+      [sc.ATTR_GEN_AI_TOOL_TYPE]: 'function',
+      [sc.ATTR_RUN_ID]: event.runId,
+      [sc.ATTR_TOOL_WRITE]: event.write,
+    };
+    if (event.recordContent && this.#recordContent) {
+      attributes[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS] = this.#redact(event.args);
+    }
+    const span = this.#tracer.startSpan(
+      `${sc.GEN_AI_OPERATION_EXECUTE_TOOL} ${event.tool}`,
+      { kind: SpanKind.INTERNAL, attributes },
+      parent,
+    );
+    run?.tools.set(event.callId, { span, ctx: trace.setSpan(parent, span), started: performance.now(), tool: event.tool });
+    if (!run) {
+      // A tool event without its run (an observer added mid-run): still one span, ended at once.
+      span.end();
+    }
+  }
+
+  #toolDecision(event: ToolDecisionEvent): void {
+    const tool = this.#runs.get(event.runId)?.tools.get(event.callId);
+    if (tool) {
+      const attributes: Attributes = {
+        [sc.ATTR_DECISION]: event.decision,
+        [sc.ATTR_DECISION_RULE]: event.rule,
+        [sc.ATTR_DECISION_ENFORCED]: event.enforced,
+      };
+      if (event.reason) attributes[sc.ATTR_DECISION_REASON] = event.reason;
+      if (event.detail) attributes[sc.ATTR_DECISION_DETAIL] = event.detail;
+      if (event.approvedBy) attributes[sc.ATTR_APPROVED_BY] = event.approvedBy;
+      if (event.idempotencyKey) attributes[sc.ATTR_IDEMPOTENCY_KEY] = event.idempotencyKey;
+      tool.span.setAttributes(attributes);
+    }
+    this.#metrics.decisions.add(1, {
+      [sc.ATTR_DECISION]: event.decision,
+      [sc.ATTR_GEN_AI_TOOL_NAME]: this.#toolName(event.tool),
+      [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
+      ...(event.reason ? { [sc.ATTR_STOP_KIND]: kindOf(event.reason) } : {}),
+    });
+  }
+
+  #toolEnd(event: ToolEndEvent): void {
+    const run = this.#runs.get(event.runId);
+    const tool = run?.tools.get(event.callId);
+    const seconds = tool ? (performance.now() - tool.started) / 1000 : event.durationMs / 1000;
+    this.#metrics.toolDuration.record(seconds, {
+      [sc.ATTR_GEN_AI_TOOL_NAME]: this.#toolName(event.tool),
+      [sc.ATTR_TOOL_OUTCOME]: event.outcome,
+    });
+    if (event.costUsd > 0 && event.outcome !== 'refused') {
+      this.#metrics.cost.add(event.costUsd, { [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent, 'bounded.cost.source': 'tool' });
+    }
+    if (!run || !tool) return;
+    run.tools.delete(event.callId);
+    // A call stopped while it waited for approval never gets a decision: it is no longer pending either.
+    for (const [approvalId, pending] of run.pendingApprovals) {
+      if (pending.callId === event.callId) this.#settleApproval(run, approvalId);
+    }
+    const span = tool.span;
+    const attributes: Attributes = {
+      [sc.ATTR_TOOL_OUTCOME]: event.outcome,
+      [sc.ATTR_COST_USD]: event.costUsd,
+      [sc.ATTR_TOOL_CALLS_OF_TOOL]: event.toolCallsOfTool,
+      ...budgetAttributes(event.budgets, true),
+    };
+    if (event.recordContent && this.#recordContent && event.outcome === 'ok') {
+      attributes[sc.ATTR_GEN_AI_TOOL_CALL_RESULT] = this.#redact(event.result);
+    }
+    span.setAttributes(attributes);
+    if (event.outcome === 'refused' || event.outcome === 'error' || event.outcome === 'aborted') {
+      const errorType = event.outcome === 'error' ? (event.error ?? 'Error').split(':')[0]! : kindOf(event.error ?? event.outcome);
+      span.setAttribute(sc.ATTR_ERROR_TYPE, errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: event.error ?? event.outcome });
+    }
+    span.end();
+  }
+
+  #settleApproval(run: RunState | undefined, approvalId: string): void {
+    const pending = run?.pendingApprovals.get(approvalId);
+    if (!pending) return;
+    run!.pendingApprovals.delete(approvalId);
+    this.#metrics.approvalsPending.add(-1, { [sc.ATTR_GEN_AI_TOOL_NAME]: pending.tool });
+  }
+
+  /** Tool names come from models; capping them keeps a metric's series count bounded whatever a model invents. */
+  #toolName(tool: string): string {
+    if (this.#toolNames.has(tool)) return tool;
+    if (this.#toolNames.size >= this.#maxToolNames) return '_other';
+    this.#toolNames.add(tool);
+    return tool;
+  }
+
+  #stopReasonLabel(reason: string): string {
+    const colon = reason.indexOf(':');
+    if (colon === -1) return reason;
+    const kind = reason.slice(0, colon);
+    if (kind === 'rate_limited') return reason;
+    return `${kind}:${this.#toolName(reason.slice(colon + 1))}`;
+  }
+
+  #evictOldest(): void {
+    const [runId, run] = this.#runs.entries().next().value as [string, RunState];
+    this.#runs.delete(runId);
+    for (const tool of run.tools.values()) tool.span.end();
+    run.span.setStatus({ code: SpanStatusCode.ERROR, message: 'abandoned: the run never ended' });
+    run.span.end();
+  }
+}
+
+function kindOf(reason: string): string {
+  const colon = reason.indexOf(':');
+  return colon === -1 ? reason : reason.slice(0, colon);
+}
+
+function budgetAttributes(budgets: readonly BudgetSnapshot[], withLimit: boolean): Attributes {
+  const attributes: Attributes = {};
+  for (const budget of budgets) {
+    if (withLimit) attributes[sc.budgetAttribute(budget.kind, 'limit')] = budget.limit;
+    attributes[sc.budgetAttribute(budget.kind, 'used')] = budget.used;
+    attributes[sc.budgetAttribute(budget.kind, 'remaining')] = budget.remaining;
+  }
+  return attributes;
+}
