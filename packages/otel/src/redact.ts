@@ -16,7 +16,17 @@ export interface RedactOptions {
 const MASK = '[REDACTED]';
 
 /** Keys whose values are secrets whatever they look like. */
-const SECRET_KEYS = ['password', 'passwd', 'secret', 'token', 'api_key', 'apikey', 'authorization', 'cookie', 'private_key'];
+const SECRET_KEYS = [
+  'password',
+  'passwd',
+  'secret',
+  'token',
+  'api_key',
+  'apikey',
+  'authorization',
+  'cookie',
+  'private_key',
+];
 
 const PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
   // Bearer and basic credentials in headers or text.

@@ -63,7 +63,8 @@ export const ATTR_ATTEMPT = 'bounded.workflow.attempt';
 export const ATTR_OUTCOME = 'bounded.outcome';
 export const ATTR_METADATA_PREFIX = 'bounded.metadata.';
 /** `bounded.budget.<kind>.limit | used | remaining`, e.g. `bounded.budget.tool_calls.remaining`. */
-export const budgetAttribute = (kind: string, field: 'limit' | 'used' | 'remaining') => `bounded.budget.${kind}.${field}`;
+export const budgetAttribute = (kind: string, field: 'limit' | 'used' | 'remaining') =>
+  `bounded.budget.${kind}.${field}`;
 
 // Span events
 export const EVENT_STOP = 'bounded.stop';

@@ -114,7 +114,8 @@ export function setupTelemetry(options: SetupTelemetryOptions = {}): Telemetry {
 
   // Export failures reach the global error handler and the diag logger; both report once per kind of failure.
   setGlobalErrorHandler(onError);
-  if (!env.OTEL_LOG_LEVEL) diag.setLogger(onceLogger(onError), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+  if (!env.OTEL_LOG_LEVEL)
+    diag.setLogger(onceLogger(onError), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
 
   const sdk = new NodeSDK({
     ...(options.serviceName ? { serviceName: options.serviceName } : {}),

@@ -123,7 +123,10 @@ function createInstruments(meter: Meter): Instruments {
       description: 'Approval decisions, by outcome',
       unit: '{approval}',
     }),
-    cost: meter.createCounter(sc.METRIC_COST, { description: 'Spend on models and tools, in US dollars', unit: '{USD}' }),
+    cost: meter.createCounter(sc.METRIC_COST, {
+      description: 'Spend on models and tools, in US dollars',
+      unit: '{USD}',
+    }),
     killSwitch: meter.createCounter(sc.METRIC_KILL_SWITCH, {
       description: 'Kill-switch throws and revivals, by scope',
       unit: '{event}',
@@ -205,13 +208,19 @@ class TelemetryObserver implements BoundedTelemetry {
           [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
         };
         if (event.model) common[sc.ATTR_GEN_AI_REQUEST_MODEL] = event.model;
-        this.#metrics.tokens.record(event.inputTokens, { ...common, [sc.ATTR_GEN_AI_TOKEN_TYPE]: sc.GEN_AI_TOKEN_TYPE_INPUT });
+        this.#metrics.tokens.record(event.inputTokens, {
+          ...common,
+          [sc.ATTR_GEN_AI_TOKEN_TYPE]: sc.GEN_AI_TOKEN_TYPE_INPUT,
+        });
         this.#metrics.tokens.record(event.outputTokens, {
           ...common,
           [sc.ATTR_GEN_AI_TOKEN_TYPE]: sc.GEN_AI_TOKEN_TYPE_OUTPUT,
         });
         if (event.costUsd > 0) {
-          this.#metrics.cost.add(event.costUsd, { [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent, 'bounded.cost.source': 'model' });
+          this.#metrics.cost.add(event.costUsd, {
+            [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
+            'bounded.cost.source': 'model',
+          });
         }
         return;
       }
@@ -226,7 +235,9 @@ class TelemetryObserver implements BoundedTelemetry {
       }
       case 'approval.requested': {
         const run = this.#runs.get(event.runId);
-        run?.tools.get(event.callId)?.span.addEvent(sc.EVENT_APPROVAL_REQUESTED, { 'bounded.approval.id': event.approvalId });
+        run?.tools
+          .get(event.callId)
+          ?.span.addEvent(sc.EVENT_APPROVAL_REQUESTED, { 'bounded.approval.id': event.approvalId });
         const tool = this.#toolName(event.tool);
         run?.pendingApprovals.set(event.approvalId, { callId: event.callId, tool });
         this.#metrics.approvalsPending.add(1, { [sc.ATTR_GEN_AI_TOOL_NAME]: tool });
@@ -260,7 +271,10 @@ class TelemetryObserver implements BoundedTelemetry {
       }
       case 'kill':
       case 'revive':
-        this.#metrics.killSwitch.add(1, { [sc.ATTR_KILL_SCOPE]: event.record.target.scope, [sc.ATTR_EVENT]: event.type });
+        this.#metrics.killSwitch.add(1, {
+          [sc.ATTR_KILL_SCOPE]: event.record.target.scope,
+          [sc.ATTR_EVENT]: event.type,
+        });
         return;
     }
   }
@@ -276,7 +290,9 @@ class TelemetryObserver implements BoundedTelemetry {
   #runStart(event: RunStartEvent): void {
     const workflow = event.mode === 'workflow';
     const attributes: Attributes = {
-      [sc.ATTR_GEN_AI_OPERATION_NAME]: workflow ? sc.GEN_AI_OPERATION_INVOKE_WORKFLOW : sc.GEN_AI_OPERATION_INVOKE_AGENT,
+      [sc.ATTR_GEN_AI_OPERATION_NAME]: workflow
+        ? sc.GEN_AI_OPERATION_INVOKE_WORKFLOW
+        : sc.GEN_AI_OPERATION_INVOKE_AGENT,
       [workflow ? sc.ATTR_GEN_AI_WORKFLOW_NAME : sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
       [sc.ATTR_RUN_ID]: event.runId,
       [sc.ATTR_MODE]: event.mode,
@@ -370,7 +386,12 @@ class TelemetryObserver implements BoundedTelemetry {
       { kind: SpanKind.INTERNAL, attributes },
       parent,
     );
-    run?.tools.set(event.callId, { span, ctx: trace.setSpan(parent, span), started: performance.now(), tool: event.tool });
+    run?.tools.set(event.callId, {
+      span,
+      ctx: trace.setSpan(parent, span),
+      started: performance.now(),
+      tool: event.tool,
+    });
     if (!run) {
       // A tool event without its run (an observer added mid-run): still one span, ended at once.
       span.end();
@@ -408,7 +429,10 @@ class TelemetryObserver implements BoundedTelemetry {
       [sc.ATTR_TOOL_OUTCOME]: event.outcome,
     });
     if (event.costUsd > 0 && event.outcome !== 'refused') {
-      this.#metrics.cost.add(event.costUsd, { [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent, 'bounded.cost.source': 'tool' });
+      this.#metrics.cost.add(event.costUsd, {
+        [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
+        'bounded.cost.source': 'tool',
+      });
     }
     if (!run || !tool) return;
     run.tools.delete(event.callId);
@@ -428,7 +452,8 @@ class TelemetryObserver implements BoundedTelemetry {
     }
     span.setAttributes(attributes);
     if (event.outcome === 'refused' || event.outcome === 'error' || event.outcome === 'aborted') {
-      const errorType = event.outcome === 'error' ? (event.error ?? 'Error').split(':')[0]! : kindOf(event.error ?? event.outcome);
+      const errorType =
+        event.outcome === 'error' ? (event.error ?? 'Error').split(':')[0]! : kindOf(event.error ?? event.outcome);
       span.setAttribute(sc.ATTR_ERROR_TYPE, errorType);
       span.setStatus({ code: SpanStatusCode.ERROR, message: event.error ?? event.outcome });
     }

@@ -1,0 +1,431 @@
+import {
+  ApprovalQueue,
+  callbackApprover,
+  createGovernor,
+  defineWorkflow,
+  type GovernorOptions,
+  type PolicyInput,
+} from '@bounded/core';
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { suppressTracing } from '@opentelemetry/core';
+import { DataPointType, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { boundedTelemetry } from './telemetry.js';
+
+// An injected tracer and meter: nothing is registered globally but the context manager (context propagation
+// itself is global in the OpenTelemetry API).
+const contextManager = new AsyncLocalStorageContextManager();
+beforeAll(() => void context.setGlobalContextManager(contextManager.enable()));
+afterAll(() => {
+  contextManager.disable();
+  context.disable();
+});
+
+class CollectingReader extends MetricReader {
+  protected async onShutdown(): Promise<void> {}
+  protected async onForceFlush(): Promise<void> {}
+}
+
+let exporter: InMemorySpanExporter;
+let provider: TracerProvider;
+let reader: CollectingReader;
+let meterProvider: MeterProvider;
+
+beforeEach(() => {
+  exporter = new InMemorySpanExporter();
+  provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  reader = new CollectingReader();
+  meterProvider = new MeterProvider({ readers: [reader] });
+});
+
+function governor(policy: PolicyInput, extra: Partial<GovernorOptions> = {}) {
+  const telemetry = boundedTelemetry({
+    tracer: provider.getTracer('test'),
+    meter: meterProvider.getMeter('test'),
+  });
+  return { telemetry, governor: createGovernor({ policy, observers: [telemetry], ...extra }) };
+}
+
+const spans = () => exporter.getFinishedSpans();
+const byName = (name: string) => spans().filter(span => span.name === name);
+const one = (name: string): ReadableSpan => {
+  const found = byName(name);
+  expect(found, `one span named ${name}`).toHaveLength(1);
+  return found[0]!;
+};
+const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+const idOf = (span: ReadableSpan) => span.spanContext().spanId;
+
+async function collect(): Promise<ResourceMetrics> {
+  const { resourceMetrics, errors } = await reader.collect();
+  expect(errors).toEqual([]);
+  return resourceMetrics;
+}
+
+function points(metrics: ResourceMetrics, name: string) {
+  const metric = metrics.scopeMetrics.flatMap(scope => scope.metrics).find(m => m.descriptor.name === name);
+  expect(metric, `metric ${name}`).toBeDefined();
+  return metric!;
+}
+
+describe('spans', () => {
+  it('one run span with exact attributes, one child span per tool call', async () => {
+    const { governor: g } = governor({
+      budgets: { max_tool_calls: 5, max_tokens: 10_000 },
+      pricing: { models: { m: { input_per_1m: 1, output_per_1m: 2 } } },
+    });
+    await g.run({ agent: 'support', runId: 'run-1', tenant: 'acme', metadata: { ticket: 'T-1' } }, async run => {
+      await run.step();
+      run.usage({ inputTokens: 1000, outputTokens: 500, model: 'm' });
+      await run.tool('kb.read', { id: 1 }, async () => 'a', { callId: 'call_1' });
+      await run.tool('kb.read', { id: 2 }, async () => 'b', { callId: 'call_2' });
+    });
+    const runSpan = one('invoke_agent support');
+    expect(runSpan.attributes).toEqual({
+      'gen_ai.operation.name': 'invoke_agent',
+      'gen_ai.agent.name': 'support',
+      'bounded.run.id': 'run-1',
+      'bounded.mode': 'agent',
+      'bounded.enforcement': 'enforce',
+      'bounded.tenant': 'acme',
+      'bounded.metadata.ticket': 'T-1',
+      'bounded.status': 'ok',
+      'bounded.steps': 1,
+      'bounded.tool_calls': 2,
+      'gen_ai.usage.input_tokens': 1000,
+      'gen_ai.usage.output_tokens': 500,
+      'bounded.cost.usd': 0.002,
+      'bounded.budget.tool_calls.limit': 5,
+      'bounded.budget.tool_calls.used': 2,
+      'bounded.budget.tool_calls.remaining': 3,
+      'bounded.budget.tokens.limit': 10_000,
+      'bounded.budget.tokens.used': 1500,
+      'bounded.budget.tokens.remaining': 8500,
+      'bounded.decisions.allow': 2,
+    });
+    expect(runSpan.status.code).toBe(SpanStatusCode.UNSET);
+    expect(runSpan.events.map(e => e.name)).toEqual(['bounded.step', 'bounded.usage']);
+
+    const tools = byName('execute_tool kb.read');
+    expect(tools).toHaveLength(2);
+    for (const tool of tools) {
+      expect(parentOf(tool)).toBe(idOf(runSpan));
+      expect(tool.spanContext().traceId).toBe(runSpan.spanContext().traceId);
+    }
+    expect(tools[1]!.attributes).toEqual({
+      'gen_ai.operation.name': 'execute_tool',
+      'gen_ai.tool.name': 'kb.read',
+      'gen_ai.tool.call.id': 'call_2',
+      'gen_ai.tool.type': 'function',
+      'bounded.run.id': 'run-1',
+      'bounded.tool.write': false,
+      'bounded.decision': 'allow',
+      'bounded.decision.rule': 'no allow list',
+      'bounded.decision.enforced': true,
+      'bounded.tool.outcome': 'ok',
+      'bounded.cost.usd': 0,
+      'bounded.tool.calls': 2,
+      'bounded.budget.tool_calls.limit': 5,
+      'bounded.budget.tool_calls.used': 2,
+      'bounded.budget.tool_calls.remaining': 3,
+      'bounded.budget.tokens.limit': 10_000,
+      'bounded.budget.tokens.used': 1500,
+      'bounded.budget.tokens.remaining': 8500,
+    });
+  });
+
+  it('nests the run under the span active when it starts, and work inside a tool under the tool span', async () => {
+    const { governor: g } = governor({});
+    const tracer = provider.getTracer('app');
+    await tracer.startActiveSpan('POST /tickets', async http => {
+      await g.run({ agent: 'support' }, run =>
+        run.tool('http.get', {}, async () => {
+          tracer.startSpan('GET https://status.example').end();
+        }),
+      );
+      http.end();
+    });
+    const http = one('POST /tickets');
+    const runSpan = one('invoke_agent support');
+    const tool = one('execute_tool http.get');
+    const inner = one('GET https://status.example');
+    expect(parentOf(runSpan)).toBe(idOf(http));
+    expect(parentOf(tool)).toBe(idOf(runSpan));
+    expect(parentOf(inner)).toBe(idOf(tool));
+    expect(new Set(spans().map(s => s.spanContext().traceId)).size).toBe(1);
+  });
+
+  it('a denied call still gets a span, marked denied; the run span carries the stop reason and a stop event', async () => {
+    const { governor: g } = governor({ tools: { allow: ['kb.read'] } });
+    let ran = 0;
+    await g.run({ agent: 'support' }, async run => {
+      await run.tool('kb.read', {}, async () => ++ran);
+      await run.tool('admin.delete_user', { id: 7 }, async () => ++ran);
+    });
+    expect(ran).toBe(1);
+    const denied = one('execute_tool admin.delete_user');
+    expect(denied.attributes).toMatchObject({
+      'bounded.decision': 'deny',
+      'bounded.decision.reason': 'tool_denied:admin.delete_user',
+      'bounded.decision.rule': 'tools.allow',
+      'bounded.tool.outcome': 'refused',
+      'error.type': 'tool_denied',
+    });
+    expect(denied.status).toEqual({ code: SpanStatusCode.ERROR, message: 'tool_denied:admin.delete_user' });
+    const runSpan = one('invoke_agent support');
+    expect(runSpan.attributes).toMatchObject({
+      'bounded.status': 'stopped',
+      'bounded.stop_reason': 'tool_denied:admin.delete_user',
+      'bounded.stop_kind': 'tool_denied',
+      'error.type': 'tool_denied',
+      'bounded.decisions.deny': 1,
+    });
+    expect(runSpan.status.code).toBe(SpanStatusCode.ERROR);
+    const stop = runSpan.events.find(e => e.name === 'bounded.stop');
+    expect(stop?.attributes).toMatchObject({
+      'bounded.stop_reason': 'tool_denied:admin.delete_user',
+      'bounded.stop.rule': 'tools.allow',
+    });
+  });
+
+  it('budget attributes are numbers with the values of the moment', async () => {
+    const { governor: g } = governor({ budgets: { max_tool_calls: 3 } });
+    await g.run({ agent: 'thrash' }, async run => {
+      for (let i = 0; ; i++) await run.tool('search.read', { q: i }, async () => []);
+    });
+    const calls = byName('execute_tool search.read');
+    expect(
+      calls.map(c => [c.attributes['bounded.tool.outcome'], c.attributes['bounded.budget.tool_calls.remaining']]),
+    ).toEqual([
+      ['ok', 2],
+      ['ok', 1],
+      ['ok', 0],
+      ['refused', 0],
+    ]);
+    expect(one('invoke_agent thrash').attributes).toMatchObject({
+      'bounded.stop_reason': 'max_tool_calls',
+      'bounded.budget.tool_calls.limit': 3,
+      'bounded.budget.tool_calls.used': 3,
+      'bounded.budget.tool_calls.remaining': 0,
+    });
+  });
+
+  it('records approvals as events on the tool span, with who approved', async () => {
+    const { governor: g } = governor(
+      { writes: { tools: ['crm.*'] } },
+      { approver: callbackApprover(() => ({ approved: true, by: 'alice' })) },
+    );
+    await g.run({ agent: 'support' }, run => run.tool('crm.update', { id: 1 }, async () => 'ok'));
+    const tool = one('execute_tool crm.update');
+    expect(tool.attributes).toMatchObject({
+      'bounded.decision': 'approved',
+      'bounded.approved_by': 'alice',
+      'bounded.tool.write': true,
+    });
+    expect(tool.events.map(e => e.name)).toEqual(['bounded.approval.requested', 'bounded.approval.decided']);
+  });
+
+  it('nests a workflow escalation agent under the workflow span', async () => {
+    const { governor: g } = governor({ mode: { default: 'workflow', agent_for_exceptions: true } });
+    const flow = defineWorkflow<string, string>({
+      name: 'triage',
+      run: async wf => {
+        await wf.step('classify', () => 'unknown');
+        return wf.escalate('unknown topic');
+      },
+      escalate: { agent: 'triage-agent', run: run => run.tool('search.read', { q: 'x' }, async () => 'found') },
+    });
+    await g.workflow(flow, 'ticket');
+    const workflow = one('invoke_workflow triage');
+    const agent = one('invoke_agent triage-agent');
+    expect(parentOf(agent)).toBe(idOf(workflow));
+    expect(parentOf(one('execute_tool search.read'))).toBe(idOf(agent));
+    expect(workflow.attributes).toMatchObject({ 'gen_ai.workflow.name': 'triage', 'bounded.handled_by': 'agent' });
+    expect(workflow.events.map(e => e.name)).toEqual(['bounded.step', 'bounded.workflow_step']);
+  });
+
+  it('respects suppressed tracing', async () => {
+    const { governor: g } = governor({});
+    await context.with(suppressTracing(context.active()), () =>
+      g.run({ agent: 'quiet' }, run => run.tool('kb.read', {}, async () => 1)),
+    );
+    expect(spans()).toEqual([]);
+  });
+
+  it('ends spans of runs that never end once too many are open, so memory stays bounded', async () => {
+    const telemetry = boundedTelemetry({
+      tracer: provider.getTracer('t'),
+      meter: meterProvider.getMeter('t'),
+      maxOpenRuns: 3,
+    });
+    const g = createGovernor({ policy: {}, observers: [telemetry] });
+    for (let i = 0; i < 5; i++) await g.start({ agent: `leaky-${i}` });
+    expect(telemetry.openRuns).toBe(3);
+    expect(spans().map(s => [s.name, s.status.message])).toEqual([
+      ['invoke_agent leaky-0', 'abandoned: the run never ended'],
+      ['invoke_agent leaky-1', 'abandoned: the run never ended'],
+    ]);
+  });
+});
+
+describe('content', () => {
+  const secretArgs = {
+    to: 'jane.doe@example.com',
+    password: 'hunter2',
+    note: 'card 4111 1111 1111 1111, key sk-proj-abcdefghijklmnop123456, Authorization: Bearer abc.def.ghi',
+  };
+
+  it('is off by default: no arguments or results on spans', async () => {
+    const { governor: g } = governor({});
+    await g.run({ agent: 'a' }, run => run.tool('email.send', secretArgs, async () => 'sent'));
+    const tool = one('execute_tool email.send');
+    expect(tool.attributes['gen_ai.tool.call.arguments']).toBeUndefined();
+    expect(tool.attributes['gen_ai.tool.call.result']).toBeUndefined();
+  });
+
+  it('when a tool opts in, goes through the redactor', async () => {
+    const { governor: g } = governor({ monitoring: { record_content: ['email.*'] } });
+    await g.run({ agent: 'a' }, run =>
+      run.tool('email.send', secretArgs, async () => ({ status: 'sent', token: 't0ps3cret' })),
+    );
+    const tool = one('execute_tool email.send');
+    const args = String(tool.attributes['gen_ai.tool.call.arguments']);
+    expect(args).toBe(
+      '{"to":"[REDACTED_EMAIL]","password":"[REDACTED]","note":"card [REDACTED_CARD], key [REDACTED_KEY], Authorization: Bearer [REDACTED]"}',
+    );
+    expect(tool.attributes['gen_ai.tool.call.result']).toBe('{"status":"sent","token":"[REDACTED]"}');
+  });
+
+  it('can be switched off for all tools, whatever the policy says', async () => {
+    const telemetry = boundedTelemetry({ tracer: provider.getTracer('t'), recordContent: false });
+    const g = createGovernor({ policy: { monitoring: { record_content: ['*'] } }, observers: [telemetry] });
+    await g.run({ agent: 'a' }, run => run.tool('email.send', secretArgs, async () => 'sent'));
+    expect(one('execute_tool email.send').attributes['gen_ai.tool.call.arguments']).toBeUndefined();
+  });
+});
+
+describe('metrics', () => {
+  it('records tool calls per run, tokens per request, durations, runs by stop reason, decisions, approvals and spend', async () => {
+    const queue = new ApprovalQueue();
+    queue.onRequest(pending => setTimeout(() => queue.approve(pending.id, { by: 'bob' }), 5));
+    const { governor: g } = governor(
+      {
+        budgets: { max_tool_calls: 2 },
+        writes: { tools: ['crm.*'] },
+        pricing: { models: { m: { input_per_1m: 10, output_per_1m: 20 } }, tools: { 'search.*': 0.01 } },
+      },
+      { approver: queue },
+    );
+    await g.run({ agent: 'support' }, async run => {
+      await run.step();
+      run.usage({ inputTokens: 100, outputTokens: 50, model: 'm' });
+      await run.tool('crm.update', { id: 1 }, async () => 'ok');
+      await run.tool('search.read', { q: 1 }, async () => []);
+      await run.tool('search.read', { q: 2 }, async () => []);
+    });
+    await g.run({ agent: 'support' }, async run => run.tool('kb.read', {}, async () => 'fine'));
+    const metrics = await collect();
+
+    const toolCalls = points(metrics, 'bounded.run.tool_calls');
+    expect(toolCalls.dataPointType).toBe(DataPointType.HISTOGRAM);
+    const byStatus = Object.fromEntries(
+      toolCalls.dataPoints.map(p => [
+        String(p.attributes['bounded.status']),
+        (p.value as { sum: number; count: number }).sum,
+      ]),
+    );
+    expect(byStatus).toEqual({ stopped: 2, ok: 1 });
+
+    const runs = points(metrics, 'bounded.runs');
+    expect(runs.dataPoints.map(p => [p.attributes['bounded.stop_reason'] ?? 'ok', p.value])).toEqual(
+      expect.arrayContaining([
+        ['max_tool_calls', 1],
+        ['ok', 1],
+      ]),
+    );
+
+    const tokens = points(metrics, 'gen_ai.client.token.usage');
+    expect(tokens.descriptor.unit).toBe('{token}');
+    const tokenSums = Object.fromEntries(
+      tokens.dataPoints.map(p => [p.attributes['gen_ai.token.type'], (p.value as { sum: number }).sum]),
+    );
+    expect(tokenSums).toEqual({ input: 100, output: 50 });
+
+    const decisions = points(metrics, 'bounded.decisions');
+    const decisionCounts = decisions.dataPoints.map(p => [
+      p.attributes['bounded.decision'],
+      p.attributes['gen_ai.tool.name'],
+      p.value,
+    ]);
+    expect(decisionCounts).toEqual(
+      expect.arrayContaining([
+        ['approved', 'crm.update', 1],
+        ['allow', 'search.read', 1],
+        ['deny', 'search.read', 1],
+        ['allow', 'kb.read', 1],
+      ]),
+    );
+
+    expect(points(metrics, 'bounded.approvals.pending').dataPoints.map(p => p.value)).toEqual([0]);
+    expect(
+      points(metrics, 'bounded.approvals.decided').dataPoints.map(p => [p.attributes['bounded.outcome'], p.value]),
+    ).toEqual([['approved', 1]]);
+    const spend = points(metrics, 'bounded.cost.usd').dataPoints.map(p => [
+      p.attributes['bounded.cost.source'],
+      p.value,
+    ]);
+    // $0.001 + $0.001 of model tokens; one admitted search at $0.01 (the refused one costs nothing).
+    expect(spend).toEqual(
+      expect.arrayContaining([
+        ['model', 0.002],
+        ['tool', 0.01],
+      ]),
+    );
+    expect(points(metrics, 'bounded.run.duration').descriptor.unit).toBe('s');
+    expect(points(metrics, 'bounded.tool.duration').dataPoints.length).toBeGreaterThan(0);
+  });
+
+  it('caps the tool names used as metric attributes', async () => {
+    const telemetry = boundedTelemetry({
+      tracer: provider.getTracer('t'),
+      meter: meterProvider.getMeter('t'),
+      maxToolNames: 2,
+    });
+    const g = createGovernor({
+      policy: { tools: { on_refusal: 'continue', allow: ['kb.read'] } },
+      observers: [telemetry],
+    });
+    await g.run({ agent: 'a' }, async run => {
+      for (const tool of ['kb.read', 'invented.one', 'invented.two', 'invented.three']) {
+        await run.tool(tool, {}, async () => 1).catch(() => undefined);
+      }
+    });
+    const names = points(await collect(), 'bounded.decisions').dataPoints.map(p => p.attributes['gen_ai.tool.name']);
+    expect(new Set(names)).toEqual(new Set(['kb.read', 'invented.one', '_other']));
+  });
+
+  it('counts kill-switch events', async () => {
+    const { governor: g } = governor({});
+    await g.kill({ scope: 'agent', agent: 'x' });
+    await g.revive({ scope: 'agent', agent: 'x' });
+    const events = points(await collect(), 'bounded.kill_switch.events').dataPoints.map(p => [
+      p.attributes['bounded.event'],
+      p.value,
+    ]);
+    expect(events).toEqual([
+      ['kill', 1],
+      ['revive', 1],
+    ]);
+  });
+});
+
+describe('without an SDK', () => {
+  it('costs nothing but works: the global no-op tracer', async () => {
+    const g = createGovernor({ policy: {}, observers: [boundedTelemetry()] });
+    const result = await g.run({ agent: 'a' }, run => run.tool('kb.read', {}, async () => 'ok'));
+    expect(result).toMatchObject({ status: 'ok', output: 'ok' });
+    expect(trace.getActiveSpan()).toBeUndefined();
+  });
+});
