@@ -176,15 +176,20 @@ class TelemetryObserver implements BoundedTelemetry {
   onEvent(event: BoundedEvent): void {
     switch (event.type) {
       case 'run.start':
-        return this.#runStart(event);
+        this.#runStart(event);
+        return;
       case 'run.end':
-        return this.#runEnd(event);
+        this.#runEnd(event);
+        return;
       case 'tool.start':
-        return this.#toolStart(event);
+        this.#toolStart(event);
+        return;
       case 'tool.decision':
-        return this.#toolDecision(event);
+        this.#toolDecision(event);
+        return;
       case 'tool.end':
-        return this.#toolEnd(event);
+        this.#toolEnd(event);
+        return;
       case 'step': {
         const run = this.#runs.get(event.runId);
         run?.span.addEvent(sc.EVENT_STEP, {
