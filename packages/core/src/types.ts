@@ -174,6 +174,8 @@ export interface GovernorStats {
 
 export interface Governor {
   readonly policy: Policy;
+  /** Whether refusals are applied (`enforce`) or only recorded (`shadow`): the option if given, else the policy's. */
+  readonly enforcement: 'enforce' | 'shadow';
   /**
    * Starts a run whose end the caller controls (`activeRun.end()`), for framework hooks. Prefer `run()` when the
    * whole run is one function. A run refused at the start (kill switch, runs in flight) comes back already stopped.
