@@ -118,6 +118,27 @@ export class IdempotencyConflictError extends BoundedError {
   }
 }
 
+/**
+ * An earlier call with this key was in flight in a process that died before recording its result, and the tool
+ * runs at most once (`onCrash: 'block'`): whether the side effect happened is unknown, so it is not run again.
+ */
+export class IdempotencyCrashedError extends BoundedError {
+  readonly key: string;
+  readonly tool: string;
+
+  constructor(key: string, tool: string) {
+    super(
+      'IDEMPOTENCY_CRASHED',
+      `Idempotency key "${key}": an earlier call of ${tool} was in flight in a process that stopped before recording ` +
+        'its result, and the tool runs at most once (onCrash: block). Check whether its side effect happened, then ' +
+        "clear the key in the store (or use a new key); mark the tool onCrash: 'retry' if running it twice is safe.",
+    );
+    this.name = 'IdempotencyCrashedError';
+    this.key = key;
+    this.tool = tool;
+  }
+}
+
 /** The API was used in a way that cannot work (a run method after the run ended, a bad option). */
 export class UsageError extends BoundedError {
   constructor(message: string) {

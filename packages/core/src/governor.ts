@@ -59,6 +59,7 @@ class GovernorImpl implements Governor, GovernorCore {
   readonly #active = new Set<RunImpl>();
   readonly #unsubscribeKill: () => void;
   readonly #warned = new Set<string>();
+  #storeWarnedAt = Number.NEGATIVE_INFINITY;
   #runsStarted = 0;
 
   constructor(options: GovernorOptions) {
@@ -321,6 +322,17 @@ class GovernorImpl implements Governor, GovernorCore {
     this.#warned.add(model);
     process.emitWarning(`Model "${model}" has no price in pricing.models; its calls count as $0 against USD budgets.`, {
       code: 'BOUNDED_UNPRICED_MODEL',
+    });
+  }
+
+  warnStoreUnavailable(what: string, error: unknown): void {
+    // Once per outage-sized interval, not once per call: an outage can last thousands of calls.
+    const now = Date.now();
+    if (now < this.#storeWarnedAt + 10_000) return;
+    this.#storeWarnedAt = now;
+    const why = error instanceof Error ? error.message : String(error);
+    process.emitWarning(`Shared store unavailable (${why}); ${what} (fail_mode.reads: open).`, {
+      code: 'BOUNDED_STORE_UNAVAILABLE',
     });
   }
 

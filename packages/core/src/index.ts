@@ -21,6 +21,7 @@ export type { PolicyIssue } from './errors.js';
 export {
   BoundedError,
   IdempotencyConflictError,
+  IdempotencyCrashedError,
   PolicyError,
   StopError,
   ToolRefusedError,
@@ -64,6 +65,7 @@ export type {
   Comparison,
   CrossRunLimits,
   CrossRunLimitsPolicy,
+  FailModePolicy,
   IdempotencyPolicy,
   KillSwitchPolicy,
   LoopDetectionPolicy,
@@ -89,14 +91,19 @@ export {
   memoryStores,
 } from './stores/memory.js';
 export type {
+  AdmissionOutcome,
+  AdmissionRequest,
+  AdmissionStore,
   CircuitStore,
   IdempotencyBegin,
+  IdempotencyOptions,
   IdempotencyStore,
   KillSwitchStore,
   LimitOutcome,
   LimitRequest,
   LimitsStore,
   MaybePromise,
+  OnCrash,
   Stores,
 } from './stores/types.js';
 export type { ToolDefinition } from './tool-rules.js';

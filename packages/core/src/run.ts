@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { type ApprovalDecision, type Approver, newApprovalId } from './approvals.js';
 import { stricterBudgets } from './budgets.js';
 import { canonicalFingerprint, canonicalJson, sha256 } from './canonical.js';
-import { IdempotencyConflictError, StopError, ToolRefusedError, UsageError } from './errors.js';
+import {
+  IdempotencyConflictError,
+  IdempotencyCrashedError,
+  StopError,
+  ToolRefusedError,
+  UsageError,
+} from './errors.js';
 import type {
   BudgetSnapshot,
   Decision,
@@ -17,7 +23,15 @@ import type { ObserverHub } from './observers.js';
 import type { Budgets, Policy, RunMode } from './policy/types.js';
 import { formatStandardIssues, type StandardResult } from './standard-schema.js';
 import type { StopReason } from './stop-reason.js';
-import type { LimitOutcome, LimitRequest, Stores } from './stores/types.js';
+import type {
+  AdmissionOutcome,
+  AdmissionRequest,
+  IdempotencyBegin,
+  IdempotencyStore,
+  LimitOutcome,
+  LimitRequest,
+  Stores,
+} from './stores/types.js';
 import type { PriceTable, ToolRule, ToolRules } from './tool-rules.js';
 import type {
   ActiveRun,
@@ -40,6 +54,8 @@ export interface GovernorCore {
   readonly approver: Approver | undefined;
   readonly limitPlan: LimitPlan;
   warnUnpriced(model: string): void;
+  /** A shared store failed and `fail_mode.reads: open` let something run unchecked. */
+  warnStoreUnavailable(what: string, error: unknown): void;
   finishRun<T>(run: RunImpl, outcome: { output: T } | { error: unknown } | undefined): RunResult<T>;
 }
 
@@ -190,7 +206,18 @@ export class RunImpl implements ActiveRun {
       return start;
     }
     for (const slot of this.#slots) {
-      if (await g.stores.limits.acquire(slot.key, slot.limit)) {
+      let acquired: boolean;
+      try {
+        acquired = await g.stores.limits.acquire(slot.key, slot.limit);
+      } catch (error) {
+        if (g.policy.fail_mode.reads === 'open') {
+          g.warnStoreUnavailable(`run ${this.id} started without counting ${slot.rule}`, error);
+          continue;
+        }
+        this.#stopWith('store_unavailable', storeDetail(`cannot count ${slot.rule}`, error), 'fail_mode.reads');
+        return start;
+      }
+      if (acquired) {
         this.#heldSlots.push(slot.key);
         continue;
       }
@@ -483,28 +510,106 @@ export class RunImpl implements ActiveRun {
       }
     }
 
-    // 7. Cross-run limits (per agent, tenant, globally).
-    if (this.#toolCallLimits.length > 0 || (this.#usdLimits.length > 0 && rule.costUsd > 0)) {
-      const taken = this.#takeCrossRun(call);
-      if (taken) return taken.then(() => this.#admit(call, args, execute, options));
+    // 7. Cross-run limits (per agent, tenant, globally). A shared store may take them and begin the idempotency
+    // record (step 8) in one round trip.
+    const limited = this.#toolCallLimits.length > 0 || (this.#usdLimits.length > 0 && rule.costUsd > 0);
+    const admission = this.#g.stores.admission;
+    if (admission && (limited || rule.idempotent || options?.idempotencyKey !== undefined)) {
+      return this.#admitShared(call, args, execute, options, limited);
     }
-    return this.#admit(call, args, execute, options);
+    if (limited) {
+      const taken = this.#takeCrossRun(call);
+      if (taken) return taken.then(() => this.#admit(call, args, execute, options, undefined));
+    }
+    return this.#admit(call, args, execute, options, undefined);
   }
 
-  #admit<A, R>(call: CallState, args: A, execute: ToolExecute<A, R>, options: ToolCallOptions | undefined): Promise<R> {
+  /** Steps 7 and 8 through the store set's one-round-trip admission. */
+  async #admitShared<A, R>(
+    call: CallState,
+    args: A,
+    execute: ToolExecute<A, R>,
+    options: ToolCallOptions | undefined,
+    limited: boolean,
+  ): Promise<R> {
+    const g = this.#g;
+    const requests = limited ? this.#crossRunRequests(call) : [];
+    const idempotency =
+      call.rule.idempotent || options?.idempotencyKey !== undefined
+        ? {
+            ...idempotencyKeyOf(this.agent, call.name, args, options),
+            ttlMs: this.#ttlMs(),
+            onCrash: call.rule.onCrash,
+          }
+        : undefined;
+    const request: AdmissionRequest = {
+      agent: this.agent,
+      runId: this.id,
+      tool: call.name,
+      checkKill: g.policy.kill_switch.enabled,
+      limits: requests,
+      idempotency,
+      now: Date.now(),
+    };
+    let outcome: AdmissionOutcome;
+    try {
+      outcome = await g.stores.admission!.admit(request);
+    } catch (error) {
+      this.#storeFailed(call, 'cross-run limits and idempotency', error);
+      return this.#admit(call, args, execute, options, undefined);
+    }
+    if (outcome.status === 'killed') {
+      throw this.#refuse(call, 'killed', 'kill_switch', killDetail(outcome.record), true);
+    }
+    if (outcome.status === 'limited') {
+      // Throws, except in shadow mode, where the call goes on to begin its record on its own.
+      this.#onTaken(call, requests, { ok: false, index: outcome.index, used: outcome.used });
+      return this.#admit(call, args, execute, options, undefined);
+    }
+    this.#onTaken(call, requests, { ok: true });
+    const begun = idempotency && outcome.idempotency ? { ...idempotency, first: outcome.idempotency } : undefined;
+    return this.#admit(call, args, execute, options, begun);
+  }
+
+  /**
+   * A shared store failed. Writes fail closed (`store_unavailable`); other calls too, unless `fail_mode.reads` is
+   * `open`: then the call runs unchecked and the governor warns.
+   */
+  #storeFailed(call: CallState, what: string, error: unknown): void {
+    const g = this.#g;
+    const rule = call.rule.write ? 'fail_mode.writes' : 'fail_mode.reads';
+    if (!call.rule.write && g.policy.fail_mode.reads === 'open') {
+      call.unchecked = true;
+      g.warnStoreUnavailable(`${call.name} ran without checking ${what}`, error);
+      return;
+    }
+    // Not a policy refusal but a missing safeguard: enforced in shadow mode too.
+    throw this.#refuse(call, 'store_unavailable', rule, storeDetail(`cannot check ${what}`, error), false);
+  }
+
+  #admit<A, R>(
+    call: CallState,
+    args: A,
+    execute: ToolExecute<A, R>,
+    options: ToolCallOptions | undefined,
+    begun: Begun | undefined,
+  ): Promise<R> {
     const rule = call.rule;
     // Admitted: it counts against the budgets from here on, whether it runs, replays or is refused by an approver.
     this.#toolCalls++;
     const before = this.#callsByRule[rule.index];
     if (before === undefined) this.#rulesCalled.push(rule);
     this.#callsByRule[rule.index] = (before ?? 0) + 1;
+    // The price is reserved; a call that never runs gets it back, and the tool may report what it really cost.
     this.#costUsd += rule.costUsd;
+    call.costUsd = rule.costUsd;
     const needsApproval = rule.write && this.#g.policy.writes.require_approval;
     if (rule.idempotent || options?.idempotencyKey !== undefined || needsApproval) {
-      return this.#guarded(call, args, execute, options);
+      return this.#guarded(call, args, execute, options, begun);
     }
     const decision: Decision = call.shadow ? 'shadow_deny' : 'allow';
-    return this.#execute(call, args, execute, decision, call.shadow?.rule ?? rule.access.rule, undefined, undefined);
+    const decisionRule = call.shadow?.rule ?? (call.unchecked ? 'fail_mode.reads' : rule.access.rule);
+    return this.#execute(call, args, execute, decision, decisionRule, undefined, undefined);
   }
 
   /** Idempotency and approval: the parts of a call that wait on a store or a person. */
@@ -513,26 +618,41 @@ export class RunImpl implements ActiveRun {
     args: A,
     execute: ToolExecute<A, R>,
     options: ToolCallOptions | undefined,
+    begun: Begun | undefined,
+  ): Promise<R> {
+    try {
+      return await this.#guardedInner(call, args, execute, options, begun);
+    } catch (error) {
+      // Refused, conflicting or stopped before it ran: nothing was spent.
+      if (!call.executed) this.settleCost(call, 0);
+      throw error;
+    }
+  }
+
+  async #guardedInner<A, R>(
+    call: CallState,
+    args: A,
+    execute: ToolExecute<A, R>,
+    options: ToolCallOptions | undefined,
+    begun: Begun | undefined,
   ): Promise<R> {
     const { name, rule } = call;
     const g = this.#g;
 
     // 8. Idempotency: a side effect with the same key runs once; later calls get the recorded result.
     let idempotencyKey: string | undefined;
-    if (rule.idempotent || options?.idempotencyKey !== undefined) {
-      const fingerprint = sha256(canonicalJson(args));
-      idempotencyKey =
-        options?.idempotencyKey !== undefined
-          ? `${name}:${options.idempotencyKey}`
-          : `${this.agent}:${name}:${fingerprint}`;
-      const replay = await this.#beginIdempotent(call, idempotencyKey, fingerprint);
+    if ((rule.idempotent || options?.idempotencyKey !== undefined) && !call.unchecked) {
+      const { key, fingerprint } = begun ?? idempotencyKeyOf(this.agent, name, args, options);
+      const replay = await this.#beginIdempotent(call, key, fingerprint, begun?.first);
       if (replay) return replay.value as R;
+      // A read that could not be checked (fail_mode.reads: open) runs without a record.
+      if (!call.unchecked) idempotencyKey = key;
     }
 
     // 9. Approval for writes.
     let decision: Decision = call.shadow ? 'shadow_deny' : 'allow';
     let approvedBy: string | undefined;
-    let decisionRule = call.shadow?.rule ?? rule.access.rule;
+    let decisionRule = call.shadow?.rule ?? (call.unchecked ? 'fail_mode.reads' : rule.access.rule);
     if (rule.write && g.policy.writes.require_approval) {
       const auto = g.rules.autoApprove.match(name, args);
       if (auto) {
@@ -592,6 +712,7 @@ export class RunImpl implements ActiveRun {
     if (decisionEvent) hub.emit(decisionEvent);
 
     call.idempotencyKey = idempotencyKey;
+    call.executed = true;
     let pending: Promise<R>;
     try {
       const returned = decisionEvent ? hub.wrap(decisionEvent, () => execute(args, call)) : execute(args, call);
@@ -779,7 +900,16 @@ export class RunImpl implements ActiveRun {
   async #checkCrossRunSpend(): Promise<void> {
     const now = Date.now();
     for (const limit of this.#usdLimits) {
-      const used = await this.#g.stores.limits.used(limit.key, limit.windowMs, limit.sliding, now);
+      let used: number;
+      try {
+        used = await this.#g.stores.limits.used(limit.key, limit.windowMs, limit.sliding, now);
+      } catch (error) {
+        if (this.#g.policy.fail_mode.reads === 'open') {
+          this.#g.warnStoreUnavailable(`a step of run ${this.id} ran without checking ${limit.rule}`, error);
+          continue;
+        }
+        throw this.#stopWith('store_unavailable', storeDetail(`cannot check ${limit.rule}`, error), 'fail_mode.reads');
+      }
       if (used >= limit.limit) {
         this.#runLevel(
           'max_usd',
@@ -795,22 +925,55 @@ export class RunImpl implements ActiveRun {
     void settle(() => this.#g.stores.limits.add(requests, Date.now()));
   }
 
-  /** Takes from the cross-run limits; returns a promise only when the store is asynchronous. */
-  #takeCrossRun(call: CallState): Promise<void> | undefined {
+  /**
+   * Settles a call's reserved price with what it actually cost (0 when it never ran): the run's spend and the
+   * cross-run USD counters get the difference. Called by `ctx.reportCost()` too, so it may run more than once.
+   */
+  settleCost(call: CallState, actual: number): void {
+    const delta = actual - call.costUsd;
+    if (delta !== 0) {
+      this.#costUsd += delta;
+      call.costUsd = actual;
+    }
+    if (this.#usdLimits.length === 0) return;
+    const crossDelta = actual - call.crossRunUsd;
+    if (crossDelta === 0) return;
+    call.crossRunUsd = actual;
+    this.#addCrossRunSpend(crossDelta);
+  }
+
+  #crossRunRequests(call: CallState): BoundLimit[] {
     const cost = call.rule.costUsd;
     const requests: BoundLimit[] = [];
     for (const limit of this.#crossRun) {
       if (limit.metric === 'tool_calls') requests.push({ ...limit, amount: 1 });
       else if (cost > 0) requests.push({ ...limit, amount: cost });
     }
-    const outcome = this.#g.stores.limits.take(requests, Date.now());
-    if (outcome instanceof Promise) return outcome.then(result => this.#onTaken(call, requests, result));
+    return requests;
+  }
+
+  /** Takes from the cross-run limits; returns a promise only when the store is asynchronous. */
+  #takeCrossRun(call: CallState): Promise<void> | undefined {
+    const requests = this.#crossRunRequests(call);
+    const failed = (error: unknown) => this.#storeFailed(call, 'cross-run limits', error);
+    let outcome: ReturnType<Stores['limits']['take']>;
+    try {
+      outcome = this.#g.stores.limits.take(requests, Date.now());
+    } catch (error) {
+      failed(error);
+      return undefined;
+    }
+    if (outcome instanceof Promise) return outcome.then(result => this.#onTaken(call, requests, result), failed);
     this.#onTaken(call, requests, outcome);
     return undefined;
   }
 
   #onTaken(call: CallState, requests: BoundLimit[], outcome: LimitOutcome): void {
-    if (outcome.ok) return;
+    if (outcome.ok) {
+      // What this call holds in the cross-run USD counters, to settle later.
+      if (this.#usdLimits.length > 0 && call.rule.costUsd > 0) call.crossRunUsd = call.rule.costUsd;
+      return;
+    }
     const failed = requests[outcome.index]!;
     if (failed.metric === 'usd') {
       this.#refuseOrShadow(
@@ -829,17 +992,28 @@ export class RunImpl implements ActiveRun {
     }
   }
 
-  async #beginIdempotent(call: CallState, key: string, fingerprint: string): Promise<{ value: unknown } | undefined> {
+  async #beginIdempotent(
+    call: CallState,
+    key: string,
+    fingerprint: string,
+    first: IdempotencyBegin | undefined,
+  ): Promise<{ value: unknown } | undefined> {
     const store = this.#g.stores.idempotency;
     const ttl = this.#ttlMs();
+    let next = first;
     for (;;) {
-      const begun = await store.begin(key, fingerprint, ttl);
+      const begun = next ?? (await this.#begin(store, call, key, fingerprint, ttl));
+      next = undefined;
+      if (begun === undefined) return undefined; // unchecked (fail_mode.reads: open)
       switch (begun.status) {
         case 'acquired':
           return undefined;
         case 'conflict':
           this.#toolEnd(call, 'refused', 'idempotency conflict', undefined);
           throw new IdempotencyConflictError(key, call.name);
+        case 'crashed':
+          this.#toolEnd(call, 'refused', 'idempotency: crashed in flight', undefined);
+          throw new IdempotencyCrashedError(key, call.name);
         case 'in_flight':
           // Another caller is running this exact call: wait for it (or for this run to stop), then look again.
           await this.#untilStopped(begun.settled).catch(error => {
@@ -867,10 +1041,27 @@ export class RunImpl implements ActiveRun {
               idempotencyKey: key,
             });
           }
+          this.settleCost(call, 0); // nothing ran, nothing was spent
           this.#toolEnd(call, 'dedup', undefined, begun.value);
           return { value: begun.value };
         }
       }
+    }
+  }
+
+  /** `idempotency.begin`, with a store failure handled by `fail_mode` (undefined: run unchecked). */
+  async #begin(
+    store: IdempotencyStore,
+    call: CallState,
+    key: string,
+    fingerprint: string,
+    ttl: number,
+  ): Promise<IdempotencyBegin | undefined> {
+    try {
+      return await store.begin(key, fingerprint, ttl, { onCrash: call.rule.onCrash });
+    } catch (error) {
+      this.#storeFailed(call, 'its idempotency record', error);
+      return undefined;
     }
   }
 
@@ -1060,7 +1251,7 @@ export class RunImpl implements ActiveRun {
       tool: call.name,
       outcome,
       durationMs: round3(performance.now() - call.started),
-      costUsd: outcome === 'refused' ? 0 : call.rule.costUsd,
+      costUsd: call.costUsd,
       error,
       result,
       recordContent: call.rule.recordContent,
@@ -1080,6 +1271,14 @@ class ToolCall implements ToolContext {
   readonly started: number;
   shadow: { reason: StopReason; rule: string; detail: string } | undefined = undefined;
   idempotencyKey: string | undefined = undefined;
+  /** USD this call counts in the run's spend: its price once admitted, then what it really cost. */
+  costUsd = 0;
+  /** USD this call holds in the cross-run counters. */
+  crossRunUsd = 0;
+  /** A shared store could not be reached and `fail_mode.reads: open` let the call go on unchecked. */
+  unchecked = false;
+  /** Whether execute was called. */
+  executed = false;
   /** Set while the tool runs: how a stop rejects the caller at once. */
   abort: ((error: StopError) => void) | undefined = undefined;
   readonly #run: RunImpl;
@@ -1107,6 +1306,36 @@ class ToolCall implements ToolContext {
   get runId(): string {
     return this.#run.id;
   }
+
+  reportCost(usd: number): void {
+    if (typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0) {
+      throw new UsageError(`ctx.reportCost(): the cost must be a finite number >= 0, got ${String(usd)}`);
+    }
+    this.#run.settleCost(this, usd);
+  }
+}
+
+/** What `#admitShared` already knows when it hands a call on: its idempotency key, and how its record began. */
+interface Begun {
+  readonly key: string;
+  readonly fingerprint: string;
+  readonly first: IdempotencyBegin | undefined;
+}
+
+function idempotencyKeyOf(
+  agent: string,
+  tool: string,
+  args: unknown,
+  options: ToolCallOptions | undefined,
+): { key: string; fingerprint: string } {
+  const fingerprint = sha256(canonicalJson(args));
+  const key =
+    options?.idempotencyKey !== undefined ? `${tool}:${options.idempotencyKey}` : `${agent}:${tool}:${fingerprint}`;
+  return { key, fingerprint };
+}
+
+function storeDetail(what: string, error: unknown): string {
+  return `shared store unavailable, ${what}: ${errorMessage(error)}`;
 }
 
 function killDetail(record: KillRecord): string {

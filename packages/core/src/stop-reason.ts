@@ -19,6 +19,7 @@ export type StopReason =
   | `loop_detected:${string}`
   | `circuit_open:${string}`
   | `rate_limited:${string}`
+  | 'store_unavailable'
   | 'killed'
   | 'error';
 
@@ -38,6 +39,7 @@ export type StopKind =
   | 'loop_detected'
   | 'circuit_open'
   | 'rate_limited'
+  | 'store_unavailable'
   | 'killed'
   | 'error';
 
@@ -72,6 +74,12 @@ export const STOP_REASONS: readonly StopReasonInfo[] = [
   { kind: 'loop_detected', scoped: true, description: 'The same tool was called with the same arguments too often.' },
   { kind: 'circuit_open', scoped: true, description: 'The tool failed repeatedly; calls are refused for a cool-down.' },
   { kind: 'rate_limited', scoped: true, description: 'A cross-run limit (per agent, tenant or globally) ran out.' },
+  {
+    kind: 'store_unavailable',
+    scoped: false,
+    description:
+      'A shared store (Redis) could not be reached: writes are refused, other calls too unless `fail_mode.reads` is `open`.',
+  },
   { kind: 'killed', scoped: false, description: 'The kill switch was thrown (global, agent or run).' },
   { kind: 'error', scoped: false, description: 'The run threw an error that is not a governance stop.' },
 ];

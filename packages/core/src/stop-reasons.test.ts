@@ -4,6 +4,7 @@ import { ApprovalQueue, callbackApprover } from './approvals.js';
 import type { BoundedEvent } from './events.js';
 import { createGovernor } from './governor.js';
 import { STOP_REASONS, type StopKind, type StopReason, stopKind } from './stop-reason.js';
+import type { LimitsStore } from './stores/types.js';
 import type { GovernorOptions, Run, RunResult } from './types.js';
 
 /** A scenario drives a run through the public API until it stops with the expected reason. */
@@ -19,6 +20,16 @@ let executions = 0;
 const ok = async (args: unknown) => {
   executions++;
   return { ok: true, args };
+};
+
+/** A shared limits store that cannot be reached (Redis down). */
+const unreachable = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379'));
+const unreachableLimits: LimitsStore = {
+  take: unreachable,
+  add: unreachable,
+  used: unreachable,
+  acquire: unreachable,
+  releaseSlot: unreachable,
 };
 
 const SCENARIOS: Record<StopKind, Scenario[]> = {
@@ -214,6 +225,20 @@ const SCENARIOS: Record<StopKind, Scenario[]> = {
         for (let i = 0; ; i++) await run.tool('kb.read', { id: i }, ok);
       },
       executions: 2,
+    },
+  ],
+  store_unavailable: [
+    {
+      expected: 'store_unavailable',
+      options: {
+        policy: {
+          writes: { tools: ['crm.*'], require_approval: false },
+          limits: { per_agent: { tool_calls_per_hour: 100 } },
+        },
+        stores: { limits: unreachableLimits },
+      },
+      body: run => run.tool('crm.update', { id: 1 }, ok),
+      executions: 0,
     },
   ],
   killed: [

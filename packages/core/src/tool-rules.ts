@@ -2,6 +2,7 @@ import { type CompiledAutoApprove, compileAutoApprove } from './approvals.js';
 import { compileGlob, compileGlobList, isGlob } from './glob.js';
 import type { ModelPrice, Policy } from './policy/types.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
+import type { OnCrash } from './stores/types.js';
 
 /** What code knows about a tool that a policy file cannot say (its argument schema), or overrides. */
 export interface ToolDefinition {
@@ -15,6 +16,12 @@ export interface ToolDefinition {
   readonly costUsd?: number;
   /** Allow arguments and results in telemetry (redacted); overrides `monitoring.record_content`. */
   readonly recordContent?: boolean;
+  /**
+   * With a shared store, when the process running a deduplicated call dies before recording its result: `block`
+   * (the default: at most once) refuses later calls with that key; `retry` runs it again (at least once).
+   * Overrides `idempotency.retry_on_crash`.
+   */
+  readonly onCrash?: OnCrash;
 }
 
 export type ToolAccess =
@@ -35,6 +42,7 @@ export interface ToolRule {
   readonly costUsd: number;
   readonly recordContent: boolean;
   readonly schema: StandardSchemaV1 | undefined;
+  readonly onCrash: OnCrash;
 }
 
 /** Resolves policy + code definitions into per-tool rules. Glob matching happens once per tool name. */
@@ -47,6 +55,7 @@ export class ToolRules {
   readonly #writes;
   readonly #idempotent;
   readonly #recordContent;
+  readonly #retryOnCrash;
   readonly #perTool: Array<{ pattern: string; matches: (name: string) => boolean; limit: number }>;
   readonly #toolPrices: Array<{ pattern: string; matches: (name: string) => boolean; usd: number }>;
   readonly autoApprove: CompiledAutoApprove;
@@ -63,6 +72,7 @@ export class ToolRules {
     this.#writes = compileGlobList(policy.writes.tools);
     this.#idempotent = policy.idempotency.tools ? compileGlobList(policy.idempotency.tools) : undefined;
     this.#recordContent = compileGlobList(policy.monitoring.record_content);
+    this.#retryOnCrash = compileGlobList(policy.idempotency.retry_on_crash);
     this.#perTool = byPrecedence(Object.entries(policy.budgets.per_tool ?? {})).map(([pattern, limit]) => ({
       pattern,
       matches: compileGlob(pattern),
@@ -115,6 +125,7 @@ export class ToolRules {
       costUsd: definition?.costUsd ?? price?.usd ?? 0,
       recordContent: definition?.recordContent ?? this.#recordContent.match(name) !== undefined,
       schema: definition?.schema,
+      onCrash: definition?.onCrash ?? (this.#retryOnCrash.match(name) !== undefined ? 'retry' : 'block'),
     };
   }
 

@@ -53,6 +53,11 @@ export interface ToolContext {
   readonly callId: string;
   readonly runId: string;
   readonly idempotencyKey: string | undefined;
+  /**
+   * The call's actual cost in USD, when it differs from its price (`pricing.tools`, `costUsd`): the price was
+   * reserved against USD budgets before the call, and is settled with this (the difference is refunded or added).
+   */
+  reportCost(usd: number): void;
 }
 
 export type ToolExecute<A, R> = (args: A, context: ToolContext) => R | PromiseLike<R>;

@@ -103,6 +103,11 @@ export const policySchema = z
         enabled: z.boolean().default(true),
         tools: globList.optional().describe('Tools whose calls are deduplicated. Default: the write tools.'),
         ttl_seconds: seconds.default(86_400),
+        retry_on_crash: globList
+          .default([])
+          .describe(
+            'Tools whose call may run again when the process running it died before recording a result (at least once). Others are blocked until cleared (at most once). Shared stores only.',
+          ),
       })
       .prefault({}),
     loop_detection: z
@@ -127,6 +132,23 @@ export const policySchema = z
       })
       .prefault({})
       .describe('Limits across runs (this process, or every process with shared stores).'),
+    fail_mode: z
+      .strictObject({
+        reads: z
+          .enum(['closed', 'open'])
+          .default('closed')
+          .describe(
+            'When a shared store cannot be reached: `closed` refuses calls that are not writes (and run starts, steps) with `store_unavailable`; `open` lets them run unchecked, with a warning.',
+          ),
+        writes: z
+          .enum(['closed'])
+          .default('closed')
+          .describe(
+            'Writes always fail closed: a write whose limits or idempotency record cannot be checked does not run.',
+          ),
+      })
+      .prefault({})
+      .describe('What a call does when a shared store (Redis) is unavailable, per tool class.'),
     pricing: z
       .strictObject({
         models: z

@@ -15,6 +15,7 @@ export interface Policy {
   readonly circuit_breaker: CircuitBreakerPolicy;
   readonly kill_switch: KillSwitchPolicy;
   readonly limits: CrossRunLimitsPolicy;
+  readonly fail_mode: FailModePolicy;
   readonly pricing: PricingPolicy;
   readonly monitoring: MonitoringPolicy;
 }
@@ -85,6 +86,11 @@ export interface IdempotencyPolicy {
   /** Globs of tools whose calls are deduplicated. Default: the write tools. */
   readonly tools?: readonly string[];
   readonly ttl_seconds: number;
+  /**
+   * Globs of tools whose call may run again when the process running it died before recording its result
+   * (at least once). Every other deduplicated tool is blocked until the key is cleared (at most once).
+   */
+  readonly retry_on_crash: readonly string[];
 }
 
 export interface LoopDetectionPolicy {
@@ -119,6 +125,14 @@ export interface CrossRunLimitsPolicy {
   readonly global?: CrossRunLimits;
   readonly per_agent?: CrossRunLimits;
   readonly per_tenant?: CrossRunLimits;
+}
+
+/** What a call does when a shared store (Redis) cannot be reached, per tool class. */
+export interface FailModePolicy {
+  /** Calls that are not writes, run starts and steps: refused with `store_unavailable`, or run unchecked. */
+  readonly reads: 'closed' | 'open';
+  /** Writes always fail closed: one that cannot be deduplicated or counted could run twice or overspend. */
+  readonly writes: 'closed';
 }
 
 export interface ModelPrice {

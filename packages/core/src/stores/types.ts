@@ -10,7 +10,7 @@ export type MaybePromise<T> = T | Promise<T>;
  * or reports that the key was used with different arguments (`conflict`).
  */
 export interface IdempotencyStore {
-  begin(key: string, fingerprint: string, ttlMs: number): MaybePromise<IdempotencyBegin>;
+  begin(key: string, fingerprint: string, ttlMs: number, options?: IdempotencyOptions): MaybePromise<IdempotencyBegin>;
   complete(key: string, value: unknown, ttlMs: number): MaybePromise<void>;
   /** The call failed: drop the lease so a retry may run it. */
   release(key: string): MaybePromise<void>;
@@ -20,7 +20,20 @@ export type IdempotencyBegin =
   | { readonly status: 'acquired' }
   | { readonly status: 'replay'; readonly value: unknown }
   | { readonly status: 'in_flight'; readonly settled: Promise<void> }
-  | { readonly status: 'conflict' };
+  | { readonly status: 'conflict' }
+  /** The holder of the lease died before recording a result, and the tool runs at most once (`onCrash: 'block'`). */
+  | { readonly status: 'crashed' };
+
+/**
+ * What to do when the process holding a call's lease dies before recording its result (only stores shared by
+ * processes can tell): `retry` lets the next caller run it again (at least once), `block` refuses every later
+ * call with that key until someone clears it (at most once).
+ */
+export type OnCrash = 'retry' | 'block';
+
+export interface IdempotencyOptions {
+  readonly onCrash: OnCrash;
+}
 
 /**
  * The kill switch. `check` is synchronous and reads local state (kept current by the store's own subscription),
@@ -74,9 +87,41 @@ export interface LimitsStore {
   releaseSlot(key: string): MaybePromise<void>;
 }
 
+/**
+ * Optional, for stores across a network: admits a tool call in one round trip. When a store set has it, a call
+ * that needs cross-run limits or idempotency makes this one call instead of `limits.take` then `idempotency.begin`,
+ * and the kill switch is checked once more at the source. Same semantics as those calls, in that order.
+ */
+export interface AdmissionStore {
+  admit(request: AdmissionRequest): MaybePromise<AdmissionOutcome>;
+}
+
+export interface AdmissionRequest {
+  readonly agent: string;
+  readonly runId: string;
+  readonly tool: string;
+  /** Check the shared kill switch (policy `kill_switch.enabled`). */
+  readonly checkKill: boolean;
+  /** Counters to take from, as in `LimitsStore.take`; may be empty. */
+  readonly limits: readonly LimitRequest[];
+  /** The idempotency record to begin after the limits are taken, as in `IdempotencyStore.begin`. */
+  readonly idempotency:
+    | { readonly key: string; readonly fingerprint: string; readonly ttlMs: number; readonly onCrash: OnCrash }
+    | undefined;
+  readonly now: number;
+}
+
+export type AdmissionOutcome =
+  | { readonly status: 'killed'; readonly record: KillRecord }
+  /** A limit ran out (nothing was taken, no record begun); `index` is into `limits`. */
+  | { readonly status: 'limited'; readonly index: number; readonly used: number }
+  | { readonly status: 'admitted'; readonly idempotency: IdempotencyBegin | undefined };
+
 export interface Stores {
   readonly idempotency: IdempotencyStore;
   readonly killSwitch: KillSwitchStore;
   readonly circuits: CircuitStore;
   readonly limits: LimitsStore;
+  /** Only shared stores have it; the in-memory ones are already one function call each. */
+  readonly admission?: AdmissionStore;
 }
