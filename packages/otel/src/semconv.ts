@@ -62,9 +62,19 @@ export const ATTR_WORKFLOW_STEP = 'bounded.workflow.step';
 export const ATTR_ATTEMPT = 'bounded.workflow.attempt';
 export const ATTR_OUTCOME = 'bounded.outcome';
 export const ATTR_METADATA_PREFIX = 'bounded.metadata.';
+const BUDGET_KEYS = new Map<string, string>();
 /** `bounded.budget.<kind>.limit | used | remaining`, e.g. `bounded.budget.tool_calls.remaining`. */
-export const budgetAttribute = (kind: string, field: 'limit' | 'used' | 'remaining') =>
-  `bounded.budget.${kind}.${field}`;
+export function budgetAttribute(kind: string, field: 'limit' | 'used' | 'remaining'): string {
+  const id = `${kind}.${field}`;
+  let key = BUDGET_KEYS.get(id);
+  if (key === undefined) {
+    key = `bounded.budget.${id}`;
+    BUDGET_KEYS.set(id, key);
+  }
+  return key;
+}
+export const ATTR_BUDGET_TOOL_CALLS_USED = budgetAttribute('tool_calls', 'used');
+export const ATTR_BUDGET_TOOL_CALLS_REMAINING = budgetAttribute('tool_calls', 'remaining');
 
 // Span events
 export const EVENT_STOP = 'bounded.stop';

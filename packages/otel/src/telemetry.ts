@@ -51,16 +51,21 @@ export interface BoundedTelemetry extends Observer {
 }
 
 interface ToolState {
-  readonly span: Span;
-  readonly ctx: Context;
-  readonly started: number;
-  readonly tool: string;
+  readonly start: ToolStartEvent;
+  /** When the call began (epoch ms with sub-millisecond precision): the span starts then, even if made later. */
+  readonly startTime: number;
+  readonly parent: Context;
+  /**
+   * The span is made when the gateway decides, with every attribute at once: one attribute pass instead of two,
+   * which is most of what a span costs. Approvals (which come before the decision) make it early.
+   */
+  span: Span | undefined;
+  ctx: Context | undefined;
 }
 
 interface RunState {
   readonly span: Span;
   readonly ctx: Context;
-  readonly started: number;
   readonly tools: Map<string, ToolState>;
   /** approvalId -> the call waiting for it and the tool label its pending count was added under. */
   readonly pendingApprovals: Map<string, { readonly callId: string; readonly tool: string }>;
@@ -158,6 +163,7 @@ class TelemetryObserver implements BoundedTelemetry {
   readonly #recordContent: boolean;
   readonly #maxOpenRuns: number;
   readonly #toolNames = new Set<string>();
+  readonly #attributeCache = new Map<string, Attributes>();
   readonly #maxToolNames: number;
 
   constructor(options: BoundedTelemetryOptions) {
@@ -240,9 +246,11 @@ class TelemetryObserver implements BoundedTelemetry {
       }
       case 'approval.requested': {
         const run = this.#runs.get(event.runId);
-        run?.tools
-          .get(event.callId)
-          ?.span.addEvent(sc.EVENT_APPROVAL_REQUESTED, { 'bounded.approval.id': event.approvalId });
+        const state = run?.tools.get(event.callId);
+        if (state)
+          this.#ensureSpan(state, undefined).addEvent(sc.EVENT_APPROVAL_REQUESTED, {
+            'bounded.approval.id': event.approvalId,
+          });
         const tool = this.#toolName(event.tool);
         run?.pendingApprovals.set(event.approvalId, { callId: event.callId, tool });
         this.#metrics.approvalsPending.add(1, { [sc.ATTR_GEN_AI_TOOL_NAME]: tool });
@@ -250,7 +258,7 @@ class TelemetryObserver implements BoundedTelemetry {
       }
       case 'approval.decided': {
         const run = this.#runs.get(event.runId);
-        run?.tools.get(event.callId)?.span.addEvent(sc.EVENT_APPROVAL_DECIDED, {
+        run?.tools.get(event.callId)?.span?.addEvent(sc.EVENT_APPROVAL_DECIDED, {
           'bounded.approval.id': event.approvalId,
           [sc.ATTR_APPROVED]: event.approved,
           [sc.ATTR_APPROVED_BY]: event.by,
@@ -288,8 +296,8 @@ class TelemetryObserver implements BoundedTelemetry {
     const run = this.#runs.get(scope.runId);
     if (!run) return fn();
     if (scope.type === 'run.start') return context.with(run.ctx, fn);
-    const tool = run.tools.get(scope.callId);
-    return tool ? context.with(tool.ctx, fn) : fn();
+    const ctx = run.tools.get(scope.callId)?.ctx;
+    return ctx ? context.with(ctx, fn) : fn();
   }
 
   #runStart(event: RunStartEvent): void {
@@ -315,7 +323,6 @@ class TelemetryObserver implements BoundedTelemetry {
     this.#runs.set(event.runId, {
       span,
       ctx: trace.setSpan(parent, span),
-      started: performance.now(),
       tools: new Map(),
       pendingApprovals: new Map(),
       agent: event.agent,
@@ -342,8 +349,9 @@ class TelemetryObserver implements BoundedTelemetry {
     });
     if (!run) return;
     for (const tool of run.tools.values()) {
-      tool.span.setStatus({ code: SpanStatusCode.ERROR, message: 'the run ended before the tool call did' });
-      tool.span.end();
+      const span = this.#ensureSpan(tool, undefined);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'the run ended before the tool call did' });
+      span.end();
     }
     for (const approvalId of [...run.pendingApprovals.keys()]) this.#settleApproval(run, approvalId);
     const span = run.span;
@@ -374,95 +382,116 @@ class TelemetryObserver implements BoundedTelemetry {
 
   #toolStart(event: ToolStartEvent): void {
     const run = this.#runs.get(event.runId);
-    const parent = run?.ctx ?? context.active();
-    const attributes: Attributes = {
-      [sc.ATTR_GEN_AI_OPERATION_NAME]: sc.GEN_AI_OPERATION_EXECUTE_TOOL,
-      [sc.ATTR_GEN_AI_TOOL_NAME]: event.tool,
-      [sc.ATTR_GEN_AI_TOOL_CALL_ID]: event.callId,
-      [sc.ATTR_GEN_AI_TOOL_TYPE]: 'function',
-      [sc.ATTR_RUN_ID]: event.runId,
-      [sc.ATTR_TOOL_WRITE]: event.write,
+    const state: ToolState = {
+      start: event,
+      startTime: event.time,
+      parent: run?.ctx ?? context.active(),
+      span: undefined,
+      ctx: undefined,
     };
-    if (event.recordContent && this.#recordContent) {
-      attributes[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS] = this.#redact(event.args);
-    }
-    const span = this.#tracer.startSpan(
-      `${sc.GEN_AI_OPERATION_EXECUTE_TOOL} ${event.tool}`,
-      { kind: SpanKind.INTERNAL, attributes },
-      parent,
-    );
-    run?.tools.set(event.callId, {
-      span,
-      ctx: trace.setSpan(parent, span),
-      started: performance.now(),
-      tool: event.tool,
-    });
-    if (!run) {
-      // A tool event without its run (an observer added mid-run): still one span, ended at once.
-      span.end();
-    }
+    if (run) run.tools.set(event.callId, state);
+    else this.#ensureSpan(state, undefined).end(); // a tool event without its run (observer added mid-run)
   }
 
   #toolDecision(event: ToolDecisionEvent): void {
-    const tool = this.#runs.get(event.runId)?.tools.get(event.callId);
-    if (tool) {
-      const attributes: Attributes = {
-        [sc.ATTR_DECISION]: event.decision,
-        [sc.ATTR_DECISION_RULE]: event.rule,
-        [sc.ATTR_DECISION_ENFORCED]: event.enforced,
-      };
-      if (event.reason) attributes[sc.ATTR_DECISION_REASON] = event.reason;
-      if (event.detail) attributes[sc.ATTR_DECISION_DETAIL] = event.detail;
-      if (event.approvedBy) attributes[sc.ATTR_APPROVED_BY] = event.approvedBy;
-      if (event.idempotencyKey) attributes[sc.ATTR_IDEMPOTENCY_KEY] = event.idempotencyKey;
-      tool.span.setAttributes(attributes);
+    const state = this.#runs.get(event.runId)?.tools.get(event.callId);
+    if (state) {
+      if (state.span) state.span.setAttributes(decisionAttributes(event));
+      else this.#ensureSpan(state, event);
     }
-    this.#metrics.decisions.add(1, {
-      [sc.ATTR_DECISION]: event.decision,
-      [sc.ATTR_GEN_AI_TOOL_NAME]: this.#toolName(event.tool),
-      [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
-      ...(event.reason ? { [sc.ATTR_STOP_KIND]: kindOf(event.reason) } : {}),
-    });
+    this.#metrics.decisions.add(1, this.#decisionAttributes(event));
+  }
+
+  /** Makes the tool span (with the decision's attributes, when it is known) if it does not exist yet. */
+  #ensureSpan(state: ToolState, decision: ToolDecisionEvent | undefined): Span {
+    if (state.span) return state.span;
+    const start = state.start;
+    const attributes: Attributes = {
+      [sc.ATTR_GEN_AI_OPERATION_NAME]: sc.GEN_AI_OPERATION_EXECUTE_TOOL,
+      [sc.ATTR_GEN_AI_TOOL_NAME]: start.tool,
+      [sc.ATTR_GEN_AI_TOOL_CALL_ID]: start.callId,
+    };
+    if (start.write) attributes[sc.ATTR_TOOL_WRITE] = true;
+    if (start.recordContent && this.#recordContent) {
+      attributes[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS] = this.#redact(start.args);
+    }
+    if (decision) Object.assign(attributes, decisionAttributes(decision));
+    const span = this.#tracer.startSpan(
+      `${sc.GEN_AI_OPERATION_EXECUTE_TOOL} ${start.tool}`,
+      { kind: SpanKind.INTERNAL, attributes, startTime: state.startTime },
+      state.parent,
+    );
+    state.span = span;
+    state.ctx = trace.setSpan(state.parent, span);
+    return span;
   }
 
   #toolEnd(event: ToolEndEvent): void {
-    const run = this.#runs.get(event.runId);
-    const tool = run?.tools.get(event.callId);
-    const seconds = tool ? (performance.now() - tool.started) / 1000 : event.durationMs / 1000;
-    this.#metrics.toolDuration.record(seconds, {
-      [sc.ATTR_GEN_AI_TOOL_NAME]: this.#toolName(event.tool),
-      [sc.ATTR_TOOL_OUTCOME]: event.outcome,
-    });
+    this.#metrics.toolDuration.record(event.durationMs / 1000, this.#durationAttributes(event));
     if (event.costUsd > 0 && event.outcome !== 'refused') {
       this.#metrics.cost.add(event.costUsd, {
         [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
         'bounded.cost.source': 'tool',
       });
     }
-    if (!run || !tool) return;
+    const run = this.#runs.get(event.runId);
+    const state = run?.tools.get(event.callId);
+    if (!run || !state) return;
     run.tools.delete(event.callId);
     // A call stopped while it waited for approval never gets a decision: it is no longer pending either.
-    for (const [approvalId, pending] of run.pendingApprovals) {
-      if (pending.callId === event.callId) this.#settleApproval(run, approvalId);
+    if (run.pendingApprovals.size > 0) {
+      for (const [approvalId, pending] of run.pendingApprovals) {
+        if (pending.callId === event.callId) this.#settleApproval(run, approvalId);
+      }
     }
-    const span = tool.span;
-    const attributes: Attributes = {
-      [sc.ATTR_TOOL_OUTCOME]: event.outcome,
-      [sc.ATTR_COST_USD]: event.costUsd,
-      [sc.ATTR_TOOL_CALLS_OF_TOOL]: event.toolCallsOfTool,
-      ...budgetAttributes(event.budgets, true),
-    };
-    if (event.recordContent && this.#recordContent && event.outcome === 'ok') {
-      attributes[sc.ATTR_GEN_AI_TOOL_CALL_RESULT] = this.#redact(event.result);
-    }
-    span.setAttributes(attributes);
-    if (event.outcome === 'refused' || event.outcome === 'error' || event.outcome === 'aborted') {
-      const errorType =
-        event.outcome === 'error' ? (event.error ?? 'Error').split(':')[0]! : kindOf(event.error ?? event.outcome);
-      span.setAttribute(sc.ATTR_ERROR_TYPE, errorType);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: event.error ?? event.outcome });
+    const span = this.#ensureSpan(state, undefined);
+    // A plain successful call needs nothing more: its decision is on the span and budgets are on the run span.
+    if (event.outcome !== 'ok' || event.costUsd > 0 || (event.recordContent && this.#recordContent)) {
+      const attributes: Attributes = {};
+      if (event.outcome !== 'ok') attributes[sc.ATTR_TOOL_OUTCOME] = event.outcome;
+      if (event.costUsd > 0) attributes[sc.ATTR_COST_USD] = event.costUsd;
+      if (event.recordContent && this.#recordContent && event.outcome === 'ok') {
+        attributes[sc.ATTR_GEN_AI_TOOL_CALL_RESULT] = this.#redact(event.result);
+      }
+      if (event.outcome === 'refused' || event.outcome === 'error' || event.outcome === 'aborted') {
+        attributes[sc.ATTR_ERROR_TYPE] =
+          event.outcome === 'error' ? (event.error ?? 'Error').split(':')[0]! : kindOf(event.error ?? event.outcome);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: event.error ?? event.outcome });
+      }
+      span.setAttributes(attributes);
     }
     span.end();
+  }
+
+  // Metric attribute sets repeat endlessly (a few agents, tools and outcomes): build each once.
+  #decisionAttributes(event: ToolDecisionEvent): Attributes {
+    const key = `${event.agent}\u0000${event.tool}\u0000${event.decision}\u0000${event.reason ?? ''}`;
+    let attributes = this.#attributeCache.get(key);
+    if (!attributes) {
+      attributes = {
+        [sc.ATTR_DECISION]: event.decision,
+        [sc.ATTR_GEN_AI_TOOL_NAME]: this.#toolName(event.tool),
+        [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
+        ...(event.reason ? { [sc.ATTR_STOP_KIND]: kindOf(event.reason) } : {}),
+      };
+      this.#cacheAttributes(key, attributes);
+    }
+    return attributes;
+  }
+
+  #durationAttributes(event: ToolEndEvent): Attributes {
+    const key = `${event.tool}\u0000${event.outcome}`;
+    let attributes = this.#attributeCache.get(key);
+    if (!attributes) {
+      attributes = { [sc.ATTR_GEN_AI_TOOL_NAME]: this.#toolName(event.tool), [sc.ATTR_TOOL_OUTCOME]: event.outcome };
+      this.#cacheAttributes(key, attributes);
+    }
+    return attributes;
+  }
+
+  #cacheAttributes(key: string, attributes: Attributes): void {
+    if (this.#attributeCache.size >= 4096) this.#attributeCache.clear();
+    this.#attributeCache.set(key, Object.freeze(attributes));
   }
 
   #settleApproval(run: RunState | undefined, approvalId: string): void {
@@ -491,10 +520,22 @@ class TelemetryObserver implements BoundedTelemetry {
   #evictOldest(): void {
     const [runId, run] = this.#runs.entries().next().value as [string, RunState];
     this.#runs.delete(runId);
-    for (const tool of run.tools.values()) tool.span.end();
+    for (const tool of run.tools.values()) tool.span?.end();
     run.span.setStatus({ code: SpanStatusCode.ERROR, message: 'abandoned: the run never ended' });
     run.span.end();
   }
+}
+
+function decisionAttributes(event: ToolDecisionEvent): Attributes {
+  const attributes: Attributes = { [sc.ATTR_DECISION]: event.decision };
+  // For a plain allow the rule adds little (the audit log has it); for anything else it is the point.
+  if (event.decision !== 'allow') attributes[sc.ATTR_DECISION_RULE] = event.rule;
+  if (!event.enforced) attributes[sc.ATTR_DECISION_ENFORCED] = false;
+  if (event.reason) attributes[sc.ATTR_DECISION_REASON] = event.reason;
+  if (event.detail) attributes[sc.ATTR_DECISION_DETAIL] = event.detail;
+  if (event.approvedBy) attributes[sc.ATTR_APPROVED_BY] = event.approvedBy;
+  if (event.idempotencyKey) attributes[sc.ATTR_IDEMPOTENCY_KEY] = event.idempotencyKey;
+  return attributes;
 }
 
 function kindOf(reason: string): string {
