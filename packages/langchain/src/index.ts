@@ -1,0 +1,20 @@
+export { AgentStoppedError } from './errors.js';
+export type {
+  ApprovalInterrupt,
+  ApprovalResume,
+  InterruptApproverOptions,
+} from './interrupt-approver.js';
+export { interruptApprover } from './interrupt-approver.js';
+export type { BoundedStateSchema } from './middleware.js';
+export { boundedMiddleware } from './middleware.js';
+export type { NamedTool, ToolDefinitionsOptions } from './tool-definitions.js';
+export { toolDefinitions } from './tool-definitions.js';
+export type {
+  BoundedMiddlewareOptions,
+  BoundedRunState,
+  InvocationInfo,
+  InvocationRunOptions,
+  RunUsageSummary,
+  ThreadBudgets,
+  ThreadUsage,
+} from './types.js';

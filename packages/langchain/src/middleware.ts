@@ -1,0 +1,486 @@
+import {
+  type ActiveRun,
+  type Budgets,
+  type Governor,
+  type RunResult,
+  StopError,
+  type StopReason,
+  stricterBudgets,
+  ToolRefusedError,
+  UsageError,
+} from '@bounded/core';
+import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
+import { Command, getConfig, isCommand } from '@langchain/langgraph';
+import { type AgentMiddleware, createMiddleware } from 'langchain';
+import { z } from 'zod';
+import { AgentStoppedError } from './errors.js';
+import {
+  defaultStopMessage,
+  refusedToolMessage,
+  replayedToolMessage,
+  stateOf,
+  stopAIMessage,
+  stoppedToolMessage,
+  toolErrorMessage,
+  usageOf,
+} from './messages.js';
+import { addRun, NO_THREAD_USAGE, remainingBudgets, threadDetail } from './threads.js';
+import type { BoundedMiddlewareOptions, BoundedRunState, InvocationInfo, ThreadBudgets, ThreadUsage } from './types.js';
+
+/** The agent state key the middleware adds: `result.bounded` after an invocation. */
+const stateSchema = z.object({ bounded: z.custom<BoundedRunState>().optional() });
+
+/** The middleware's state schema type, as createAgent infers the agent's state from it. */
+export type BoundedStateSchema = typeof stateSchema;
+
+/**
+ * Governs a LangChain v1 agent: one Bounded run per `invoke`/`stream`. Every model call is a step (budgets for
+ * steps, tokens, USD and seconds are checked before it) and its `usage_metadata` is recorded; every tool call goes
+ * through the gateway. A stop ends the invocation with a final message and `bounded.stopReason` in the state.
+ *
+ * ```ts
+ * const agent = createAgent({ model, tools, middleware: [boundedMiddleware(governor, { agent: 'support' })] });
+ * const result = await agent.invoke({ messages: [new HumanMessage('Where is my order?')] });
+ * result.bounded; // { status: 'stopped', stopReason: 'max_tool_calls', ... }
+ * ```
+ *
+ * Only wrapping hooks are used (no graph nodes), so it costs little per step. Put it first in `middleware` so it
+ * sees every model and tool call other middleware makes.
+ */
+export function boundedMiddleware(
+  governor: Governor,
+  options: BoundedMiddlewareOptions = {},
+): AgentMiddleware<BoundedStateSchema> {
+  if (!governor || typeof governor.start !== 'function') {
+    throw new UsageError('boundedMiddleware(governor): pass the governor made by createGovernor()');
+  }
+  const governance = new Governance(governor, options);
+  return createMiddleware({
+    name: options.name ?? 'Bounded',
+    stateSchema,
+    wrapModelCall: (request, handler) =>
+      governance.modelCall(request as unknown as ModelRequestLike, handler as unknown as ModelHandler) as never,
+    wrapToolCall: (request, handler) =>
+      governance.toolCall(request as unknown as ToolRequestLike, handler as unknown as ToolHandler) as never,
+  }) as AgentMiddleware<BoundedStateSchema>;
+}
+
+// ---- the parts of LangChain's request types the middleware reads ----
+
+interface RuntimeLike {
+  readonly context?: unknown;
+  readonly configurable?: { readonly thread_id?: unknown };
+}
+
+interface StateLike {
+  readonly messages?: readonly BaseMessage[];
+  readonly bounded?: BoundedRunState;
+}
+
+interface ModelRequestLike {
+  readonly state: StateLike;
+  readonly runtime: RuntimeLike;
+}
+
+interface StructuredOutput {
+  readonly structuredResponse: unknown;
+  readonly messages: readonly BaseMessage[];
+}
+
+type ModelResponse = AIMessage | Command | StructuredOutput;
+type ModelHandler = (request: ModelRequestLike) => Promise<ModelResponse>;
+
+interface ToolCallLike {
+  readonly id?: string;
+  readonly name: string;
+  readonly args: Record<string, unknown>;
+}
+
+interface ToolRequestLike {
+  readonly toolCall: ToolCallLike;
+  readonly tool?: { readonly returnDirect?: boolean } | undefined;
+  readonly state: StateLike;
+  readonly runtime: RuntimeLike;
+}
+
+type ToolHandler = (request: ToolRequestLike) => Promise<ToolMessage | Command> | ToolMessage | Command;
+
+/** A failed tool call's error ToolMessage, thrown through `run.tool()` so the gateway records a failure. */
+class ToolFailure extends Error {
+  readonly message_: ToolMessage;
+
+  constructor(message: ToolMessage) {
+    super(typeof message.content === 'string' ? message.content : 'tool failed');
+    this.message_ = message;
+  }
+}
+
+// One Governance per middleware instance: the invocations it governs are kept by LangGraph's per-run object
+// (`config.control`), so parallel invocations never share a run and nothing outlives its invocation.
+class Governance {
+  readonly governor: Governor;
+  readonly options: BoundedMiddlewareOptions;
+  readonly #invocations = new WeakMap<object, Invocation>();
+  readonly #abandoned = new FinalizationRegistry<Invocation>(invocation => invocation.abandon());
+  readonly #handleToolErrors: boolean;
+  readonly #toolName: ((name: string) => string) | undefined;
+
+  constructor(governor: Governor, options: BoundedMiddlewareOptions) {
+    this.governor = governor;
+    this.options = options;
+    this.#handleToolErrors = options.handleToolErrors ?? true;
+    this.#toolName = options.toolName;
+  }
+
+  async modelCall(request: ModelRequestLike, handler: ModelHandler): Promise<ModelResponse> {
+    const invocation = this.#invocation(request);
+    const run = invocation.run ?? (await invocation.started);
+    if (invocation.result || run.stopped) return this.#stopped(invocation);
+    invocation.active++;
+    let response: ModelResponse;
+    try {
+      await run.step();
+      response = await untilStopped(
+        run,
+        run.within(() => handler(request)),
+      );
+    } catch (error) {
+      invocation.active--;
+      if (StopError.is(error)) return this.#stopped(invocation);
+      if (isBubbleUp(error)) {
+        invocation.pause();
+        throw error;
+      }
+      await invocation.end({ error });
+      throw error;
+    }
+    invocation.active--;
+    const message = messageOf(response);
+    const usage = usageOf(message, this.options.model);
+    if (usage) {
+      try {
+        run.usage(usage);
+      } catch (error) {
+        // The run is now stopped: its next tool calls are refused, and the next model call ends it.
+        if (!StopError.is(error)) throw error;
+      }
+    }
+    if (!isFinal(response)) {
+      invocation.idle();
+      return response;
+    }
+    const result = await invocation.end({ output: message });
+    this.#throwIfAsked(result);
+    const bounded = invocation.state(result);
+    if (isStructured(response)) {
+      // The agent adds the model's own message; the rest of the structured output goes with our state.
+      return new Command({
+        update: {
+          messages: response.messages.slice(1),
+          structuredResponse: response.structuredResponse,
+          bounded,
+        },
+      });
+    }
+    return new Command({ update: { bounded } });
+  }
+
+  async toolCall(request: ToolRequestLike, handler: ToolHandler): Promise<ToolMessage | Command> {
+    const invocation = this.#invocation(request);
+    const run = invocation.run ?? (await invocation.started);
+    const call = request.toolCall;
+    const stopped = invocation.stopped ?? run.stopped;
+    if (stopped) return stoppedToolMessage(call, stopped.reason, stopped.detail);
+    const name = this.#toolName ? this.#toolName(call.name) : call.name;
+    invocation.active++;
+    let value: unknown;
+    try {
+      value = await run.within(() =>
+        run.tool(name, call.args ?? {}, args => this.#execute(request, handler, args), {
+          ...(call.id === undefined ? {} : { callId: call.id }),
+        }),
+      );
+    } catch (error) {
+      invocation.active--;
+      if (error instanceof ToolFailure) {
+        invocation.idle();
+        return error.message_;
+      }
+      if (ToolRefusedError.is(error)) {
+        invocation.idle();
+        return refusedToolMessage(call, error.reason, error.detail);
+      }
+      if (StopError.is(error)) {
+        invocation.idle();
+        return stoppedToolMessage(call, error.reason, error.detail);
+      }
+      if (isBubbleUp(error)) {
+        // An interrupt (an approval asked of a human): this invocation pauses; resuming it is a new run.
+        invocation.pause();
+        throw error;
+      }
+      // LangChain turns a tool's invalid input into a message for the model; anything else fails the invocation.
+      if (!(error instanceof Error && error.name === 'ToolInvocationError')) await invocation.end({ error });
+      else invocation.idle();
+      throw error;
+    }
+    invocation.active--;
+    const message = replayedToolMessage(call, value) as ToolMessage | Command;
+    if (request.tool?.returnDirect === true && endsAgent(request, message)) {
+      // A return-direct tool ends the agent without another model call: the run ends here.
+      const result = await invocation.end({ output: message });
+      this.#throwIfAsked(result);
+      return new Command({ update: { messages: [message], bounded: invocation.state(result) } });
+    }
+    invocation.idle();
+    return message;
+  }
+
+  #execute(request: ToolRequestLike, handler: ToolHandler, args: unknown): Promise<ToolMessage | Command> {
+    const call = request.toolCall;
+    // Core passes the arguments its schema produced (defaults applied); the tool gets those.
+    const next =
+      args === call.args ? request : { ...request, toolCall: { ...call, args: args as Record<string, unknown> } };
+    let pending: Promise<ToolMessage | Command>;
+    try {
+      pending = Promise.resolve(handler(next));
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    return pending.then(
+      result => {
+        // An error result is a failure for the gateway too (circuit breaker, idempotency release).
+        if (ToolMessage.isInstance(result) && result.status === 'error') throw new ToolFailure(result);
+        return result;
+      },
+      (error: unknown) => {
+        if (isBubbleUp(error) || !this.#handleToolErrors) throw error;
+        throw new ToolFailure(toolErrorMessage(call, error));
+      },
+    );
+  }
+
+  /** Ends the invocation with its stop: a final message and the reason in the state (or AgentStoppedError). */
+  async #stopped(invocation: Invocation): Promise<Command> {
+    const result = await invocation.end();
+    this.#throwIfAsked(result);
+    const bounded = invocation.state(result);
+    const stop = { reason: bounded.stopReason ?? ('error' as StopReason), detail: bounded.detail ?? '' };
+    const content = (this.options.stopMessage ?? defaultStopMessage)(stop);
+    return new Command({ update: { messages: [stopAIMessage(content)], bounded } });
+  }
+
+  #throwIfAsked(result: RunResult<unknown>): void {
+    if (result.status === 'stopped' && this.options.exitBehavior === 'error') throw new AgentStoppedError(result);
+  }
+
+  #invocation(request: ModelRequestLike | ToolRequestLike): Invocation {
+    const control = getConfig()?.control;
+    if (control === undefined) {
+      throw new UsageError(
+        'boundedMiddleware needs @langchain/langgraph >= 1.7 (each graph run carries a RunControl); upgrade it',
+      );
+    }
+    let invocation = this.#invocations.get(control);
+    // A run that ended normally is over; anything after it in the same graph run (an agent used twice as a
+    // subgraph) is a new run. A stopped run stays stopped.
+    if (invocation === undefined || invocation.endedOk) {
+      invocation = new Invocation(this, request);
+      this.#invocations.set(control, invocation);
+      this.#abandoned.register(control, invocation, invocation);
+    }
+    return invocation;
+  }
+
+  forget(invocation: Invocation): void {
+    this.#abandoned.unregister(invocation);
+  }
+}
+
+/** One invocation of the agent and its governed run. */
+class Invocation {
+  readonly #owner: Governance;
+  readonly info: InvocationInfo;
+  /** Resolves with the run once `governor.start()` has; `run` is set from then on (no await per step). */
+  readonly started: Promise<ActiveRun>;
+  run: ActiveRun | undefined;
+  /** Hooks of this invocation in progress: a run that stops or pauses while none is ends at once. */
+  active = 0;
+  result: RunResult<unknown> | undefined;
+  #ending: Promise<RunResult<unknown>> | undefined;
+  #paused = false;
+  readonly #threadBudgets: ThreadBudgets | undefined;
+  readonly #threadBefore: ThreadUsage | undefined;
+  /** Budget keys where what the thread had left was the binding limit. */
+  readonly #threadBound = new Set<string>();
+
+  constructor(owner: Governance, request: ModelRequestLike | ToolRequestLike) {
+    this.#owner = owner;
+    const options = owner.options;
+    const threadId = request.runtime.configurable?.thread_id;
+    this.info = { context: request.runtime.context, threadId: typeof threadId === 'string' ? threadId : undefined };
+    const custom = options.runOptions?.(this.info) ?? {};
+    let budgets: Budgets | undefined = stricterBudgets(options.budgets, custom.budgets);
+    this.#threadBudgets = options.thread?.budgets;
+    if (this.#threadBudgets) {
+      const before = request.state.bounded?.thread ?? NO_THREAD_USAGE;
+      this.#threadBefore = before;
+      const left = remainingBudgets(this.#threadBudgets, before);
+      const others = stricterBudgets(owner.governor.policy.budgets, budgets);
+      for (const [key, value] of Object.entries(left)) {
+        const other = others[key as keyof Budgets];
+        if (typeof value === 'number' && (other === undefined || (typeof other === 'number' && value <= other))) {
+          this.#threadBound.add(key);
+        }
+      }
+      budgets = stricterBudgets(budgets, left);
+    }
+    const metadata = this.info.threadId ? { thread_id: this.info.threadId, ...custom.metadata } : custom.metadata;
+    this.started = owner.governor
+      .start({
+        agent: custom.agent ?? options.agent ?? 'agent',
+        ...(custom.tenant === undefined ? {} : { tenant: custom.tenant }),
+        ...(custom.runId === undefined ? {} : { runId: custom.runId }),
+        ...(Object.keys(budgets).length > 0 ? { budgets } : {}),
+        ...(metadata ? { metadata } : {}),
+      })
+      .then(run => {
+        this.run = run;
+        // A stop that comes while no hook of this invocation runs (the kill switch, the deadline between
+        // nodes) ends the run at once; the next hook, if the graph is still going, ends the invocation.
+        const signal = run.signal;
+        if (!signal.aborted) signal.addEventListener('abort', () => this.idle(), { once: true });
+        return run;
+      });
+  }
+
+  get endedOk(): boolean {
+    return this.result?.status === 'ok';
+  }
+
+  get stopped(): { reason: StopReason; detail: string } | undefined {
+    const result = this.result;
+    return result?.status === 'stopped' ? { reason: result.stopReason, detail: result.detail } : undefined;
+  }
+
+  /** Called when a hook leaves: ends the run if it paused or stopped and nothing else of it is running. */
+  idle(): void {
+    if (this.active > 0 || this.#ending) return;
+    if (this.#paused || this.run?.stopped) void this.end();
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.idle();
+  }
+
+  /** The invocation's graph run was collected without the middleware seeing it end (an error elsewhere, say). */
+  abandon(): void {
+    if (this.#ending) return;
+    void this.started.then(() =>
+      this.end({
+        error: new UsageError(
+          'the agent invocation ended without Bounded seeing its end (an error, interrupt or jump in another middleware)',
+        ),
+      }),
+    );
+  }
+
+  end(outcome?: { readonly output: unknown } | { readonly error: unknown }): Promise<RunResult<unknown>> {
+    this.#ending ??= this.started.then(async run => {
+      // A pause (interrupt) is not a stop: the run ends ok and the resumed invocation is a new run.
+      const result = await run.end(outcome ?? { output: undefined });
+      this.result = result;
+      this.#owner.forget(this);
+      const onRunEnd = this.#owner.options.onRunEnd;
+      if (onRunEnd) {
+        try {
+          onRunEnd(result, this.info);
+        } catch {
+          // A reporting callback cannot change how the run ended.
+        }
+      }
+      return result;
+    });
+    return this.#ending;
+  }
+
+  /** What goes into the agent's state under `bounded`. */
+  state(result: RunResult<unknown>): BoundedRunState {
+    const budgets = this.#threadBudgets;
+    const before = this.#threadBefore;
+    if (!budgets || !before) return stateOf(result, undefined);
+    const thread = addRun(before, result.usage);
+    if (result.status === 'stopped' && this.#threadBound.has(result.stopReason)) {
+      const detail = threadDetail(result.stopReason, result.detail, budgets, before);
+      return stateOf({ ...result, detail }, thread);
+    }
+    return stateOf(result, thread);
+  }
+}
+
+function isBubbleUp(error: unknown): boolean {
+  return error !== null && typeof error === 'object' && (error as { is_bubble_up?: unknown }).is_bubble_up === true;
+}
+
+function isStructured(response: ModelResponse): response is StructuredOutput {
+  return (
+    !AIMessage.isInstance(response) &&
+    !isCommand(response) &&
+    typeof response === 'object' &&
+    response !== null &&
+    'structuredResponse' in response
+  );
+}
+
+function messageOf(response: ModelResponse): AIMessage | undefined {
+  if (AIMessage.isInstance(response)) return response;
+  if (isStructured(response)) {
+    const first = response.messages[0];
+    return first && AIMessage.isInstance(first) ? first : undefined;
+  }
+  return undefined;
+}
+
+/** The agent's own routing: no tool calls (or only structured-output ones) means the agent is done. */
+function isFinal(response: ModelResponse): boolean {
+  if (AIMessage.isInstance(response)) {
+    const calls = response.tool_calls;
+    return !calls || calls.length === 0 || calls.every(call => call.name.startsWith('extract-'));
+  }
+  return isStructured(response);
+}
+
+/** A return-direct tool's success ends the agent when it was the model's only call. */
+function endsAgent(request: ToolRequestLike, message: unknown): boolean {
+  if (!ToolMessage.isInstance(message) || message.status === 'error') return false;
+  const messages = request.state.messages ?? [];
+  for (let index = messages.length - 1; index >= 0; index--) {
+    const candidate = messages[index];
+    if (candidate && AIMessage.isInstance(candidate)) return (candidate.tool_calls?.length ?? 0) === 1;
+  }
+  return false;
+}
+
+/** Settles like `promise`, or rejects with the run's StopError as soon as the run stops (deadline, kill switch). */
+function untilStopped<T>(run: ActiveRun, promise: Promise<T>): Promise<T> {
+  const signal = run.signal;
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      value => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
