@@ -1,0 +1,567 @@
+import {
+  type ActiveRun,
+  type Governor,
+  StopError,
+  type ToolContext,
+  type ToolVerdict,
+  UsageError,
+} from '@bounded/core';
+import { finishPart, type Stop, stoppedResponse, stoppedStream, usageOf } from './model-calls.js';
+import { approvalResponseFor, forgetSdkApproval, noteSdkApproval } from './sdk-approvals.js';
+import type {
+  BoundedMiddleware,
+  BoundedStopCondition,
+  BoundedToolApproval,
+  CallOptionsLike,
+  GenerateResultLike,
+  GovernedModel,
+  GovernedSettings,
+  LanguageModelLike,
+  SettingsLike,
+  StreamResultLike,
+  ToolApprovalAnswer,
+  ToolExecutionOptionsLike,
+  ToolLike,
+} from './sdk-types.js';
+import type { AIRun } from './types.js';
+
+/** What every run of one `boundedAI()` shares. */
+export interface Shared {
+  readonly governor: Governor;
+  readonly toolNames: Readonly<Record<string, string>>;
+  readonly approvals: 'bounded' | 'sdk';
+  /** What the policy says about each tool name without arguments: it cannot change, so it is asked once. */
+  readonly verdicts: Map<string, ToolVerdict>;
+}
+
+type Execute = (input: unknown, options: ToolExecutionOptionsLike | undefined) => unknown;
+type ApprovalOptions = Parameters<BoundedToolApproval>[0];
+type ModelInfo = { readonly modelId: string; readonly specificationVersion?: string };
+
+/** Tools this package made, so wrapping them again (a second `tools()` call) does not govern a call twice. */
+const governedTools = new WeakSet<object>();
+
+/** The answer of a model call cut short by a stop. */
+const STOPPED = Symbol('stopped');
+
+export class GovernedRun implements AIRun {
+  readonly run: ActiveRun;
+  readonly middleware: BoundedMiddleware;
+  readonly stopWhen: BoundedStopCondition;
+  readonly toolApproval: BoundedToolApproval;
+  readonly #shared: Shared;
+  /** SDK tool key -> the tool as the user wrote it, for the tools this run governs. */
+  readonly #originals = new Map<string, ToolLike>();
+  /** Shadow mode only: `stopWhen` already counted the step the next model call would take. */
+  #prepaidStep = false;
+
+  constructor(run: ActiveRun, shared: Shared) {
+    this.run = run;
+    this.#shared = shared;
+    // Bound once: users hand these to the SDK detached from this object.
+    this.stopWhen = () => this.#stopWhen();
+    this.toolApproval = options => this.#approval(options, undefined);
+    this.middleware = {
+      specificationVersion: 'v3',
+      transformParams: async <P extends CallOptionsLike>(options: { readonly params: P }) =>
+        this.#withRunSignal(options.params),
+      wrapGenerate: <R extends GenerateResultLike>(options: {
+        readonly doGenerate: () => PromiseLike<R>;
+        readonly model: ModelInfo;
+      }) => this.#generate(options.doGenerate, options.model),
+      wrapStream: <R extends StreamResultLike>(options: {
+        readonly doStream: () => PromiseLike<R>;
+        readonly model: ModelInfo;
+      }) => this.#stream(options.doStream, options.model),
+    };
+  }
+
+  get stopped() {
+    return this.run.stopped;
+  }
+
+  within<T>(fn: () => T): T {
+    return this.run.within(fn);
+  }
+
+  end<T>(outcome?: { readonly output: T } | { readonly error: unknown }) {
+    return this.run.end<T>(outcome);
+  }
+
+  // ---- tools ----
+
+  tools<T extends object>(tools: T): T {
+    if (!tools || typeof tools !== 'object')
+      throw new UsageError('run.tools(): pass the object of tools you give the SDK');
+    const out: Record<string, unknown> = {};
+    for (const [key, tool] of Object.entries(tools as Record<string, ToolLike>)) {
+      out[key] = typeof tool?.execute === 'function' && !governedTools.has(tool) ? this.#govern(key, tool) : tool;
+    }
+    return out as T;
+  }
+
+  #govern(key: string, tool: ToolLike): ToolLike {
+    const name = this.#shared.toolNames[key] ?? key;
+    const original = tool.execute as unknown as Execute;
+    this.#originals.set(key, tool);
+    const execute = isAsyncGeneratorFunction(original)
+      ? (input: unknown, options?: ToolExecutionOptionsLike) => this.#callStreamingTool(name, original, input, options)
+      : (input: unknown, options?: ToolExecutionOptionsLike) => this.#callTool(name, original, input, options);
+    const governed: Record<string, unknown> = { ...tool, execute };
+    if (this.#shared.approvals === 'sdk') {
+      // ai@6 asks the tool (ai@7 asks `toolApproval` first, which answers the same).
+      governed.needsApproval = async (input: unknown, options: { toolCallId: string; messages?: unknown[] }) =>
+        (await this.#needsSdkApproval(name, input)) ||
+        (await askNeedsApproval(tool, input, { ...options, toolCallId: options?.toolCallId }));
+    }
+    governedTools.add(governed);
+    return governed as ToolLike;
+  }
+
+  #callTool(name: string, original: Execute, input: unknown, options: ToolExecutionOptionsLike | undefined) {
+    const callId = options?.toolCallId;
+    const noted = this.#noteApproval(callId, options);
+    const pending = this.run.tool(
+      name,
+      input,
+      (args: unknown, context: ToolContext) => lastValue(original(args, toolOptions(options, context))),
+      callId === undefined ? undefined : { callId },
+    );
+    if (noted) {
+      const forget = () => forgetSdkApproval(callId!);
+      pending.then(forget, forget);
+    }
+    return pending;
+  }
+
+  /** A tool whose `execute` is an async generator: its preliminary results still reach the SDK as they come. */
+  async *#callStreamingTool(
+    name: string,
+    original: Execute,
+    input: unknown,
+    options: ToolExecutionOptionsLike | undefined,
+  ): AsyncGenerator<unknown> {
+    const parts: unknown[] = [];
+    let wake: (() => void) | undefined;
+    let outcome: { value: unknown } | { error: unknown } | undefined;
+    const callId = options?.toolCallId;
+    const noted = this.#noteApproval(callId, options);
+    this.run
+      .tool(
+        name,
+        input,
+        async (args: unknown, context: ToolContext) => {
+          let last: unknown;
+          for await (const part of original(args, toolOptions(options, context)) as AsyncIterable<unknown>) {
+            last = part;
+            parts.push(part);
+            wake?.();
+          }
+          return last;
+        },
+        callId === undefined ? undefined : { callId },
+      )
+      .then(
+        value => {
+          outcome = { value };
+        },
+        (error: unknown) => {
+          outcome = { error };
+        },
+      )
+      .finally(() => {
+        if (noted) forgetSdkApproval(callId!);
+        wake?.();
+      });
+    let yielded = 0;
+    for (;;) {
+      while (yielded < parts.length) yield parts[yielded++];
+      if (outcome) break;
+      await new Promise<void>(resolve => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
+    if ('error' in outcome) throw outcome.error;
+    // A replayed (deduplicated) call never ran: its recorded result is the whole output.
+    if (yielded === 0) yield outcome.value;
+  }
+
+  /** `approvals: 'sdk'`: tells the approver that the SDK's flow approved this call, if the messages say so. */
+  #noteApproval(callId: string | undefined, options: ToolExecutionOptionsLike | undefined): boolean {
+    if (this.#shared.approvals !== 'sdk' || callId === undefined) return false;
+    const answer = approvalResponseFor(options?.messages, callId);
+    if (!answer?.approved) return false;
+    noteSdkApproval(callId, answer.reason);
+    return true;
+  }
+
+  // ---- toolApproval (ai@7) ----
+
+  /** Bounded's answer first; then the user's own `toolApproval`, or the tool's `needsApproval`, as the SDK would. */
+  #approval(options: ApprovalOptions, user: unknown): ToolApprovalAnswer | Promise<ToolApprovalAnswer> {
+    const ours = this.#decide(options);
+    if (ours === undefined) return otherApproval(options, user, this.#originals);
+    if (ours instanceof Promise) {
+      return ours.then(answer => (answer === undefined ? otherApproval(options, user, this.#originals) : answer));
+    }
+    return ours;
+  }
+
+  #decide(options: ApprovalOptions): ToolApprovalAnswer | Promise<ToolApprovalAnswer> {
+    const toolCall = options.toolCall;
+    if (!this.#originals.has(toolCall.toolName)) return undefined;
+    const name = this.#shared.toolNames[toolCall.toolName] ?? toolCall.toolName;
+    const run = this.run;
+    let stopped = run.stopped;
+    if (!stopped) {
+      try {
+        run.check(); // the kill switch and the deadline
+      } catch (error) {
+        if (!StopError.is(error)) throw error;
+        stopped = run.stopped;
+      }
+    }
+    if (stopped) return { type: 'denied', reason: `Run stopped: ${stopped.reason} (${stopped.detail})` };
+    const verdict = this.#shared.verdicts.get(name);
+    if (!verdict) {
+      return this.#shared.governor.explain(name).then(v => {
+        this.#shared.verdicts.set(name, v);
+        return this.#decide(options);
+      });
+    }
+    if (this.#shared.governor.enforcement !== 'enforce') return undefined;
+    if (verdict.decision === 'deny') return this.#refuseNow(name, toolCall.input, toolCall.toolCallId);
+    if (this.#shared.approvals === 'sdk' && verdict.decision === 'approval_required') {
+      return this.#needsSdkApproval(name, toolCall.input).then(needed =>
+        needed ? { type: 'user-approval', reason: verdict.detail } : undefined,
+      );
+    }
+    return undefined;
+  }
+
+  /** Runs the call into the gateway's refusal, so it is recorded (and stops the run) exactly as a refused execute. */
+  async #refuseNow(name: string, input: unknown, callId: string): Promise<ToolApprovalAnswer> {
+    try {
+      await this.run.tool(name, input, refusedBody, { callId });
+    } catch (error) {
+      if (error instanceof Error) return { type: 'denied', reason: error.message };
+      throw error;
+    }
+    return undefined;
+  }
+
+  async #needsSdkApproval(name: string, input: unknown): Promise<boolean> {
+    if (this.#shared.governor.enforcement !== 'enforce') return false;
+    const verdict = await this.#shared.governor.explain(name, input);
+    return verdict.decision === 'approval_required';
+  }
+
+  // ---- stopWhen ----
+
+  #stopWhen(): boolean | Promise<boolean> {
+    const run = this.run;
+    if (run.stopped) return true;
+    try {
+      run.check();
+    } catch (error) {
+      if (StopError.is(error)) return true;
+      throw error;
+    }
+    if (!spent(run)) return false;
+    // A budget the next model call would exceed: taking the step records the stop (the run's own words for it).
+    return run.step().then(
+      () => {
+        // Shadow mode lets it through: the step is counted now, not again by the model call.
+        this.#prepaidStep = true;
+        return false;
+      },
+      (error: unknown) => {
+        if (StopError.is(error)) return true;
+        throw error;
+      },
+    );
+  }
+
+  // ---- model calls ----
+
+  model<M extends LanguageModelLike>(model: M): GovernedModel<M> {
+    if (typeof model !== 'object' || model === null || typeof model.doGenerate !== 'function') {
+      throw new UsageError(
+        'run.model(): pass a model object (a provider model, or gateway("openai/gpt-4o-mini")); a model id string ' +
+          'cannot carry the middleware',
+      );
+    }
+    const wrapped = {
+      specificationVersion: model.specificationVersion,
+      provider: model.provider,
+      modelId: model.modelId,
+      get supportedUrls() {
+        return model.supportedUrls;
+      },
+      doGenerate: (params: CallOptionsLike) =>
+        this.#generate(
+          () => model.doGenerate(this.#withRunSignal(params) as never) as PromiseLike<GenerateResultLike>,
+          model,
+        ),
+      doStream: (params: CallOptionsLike) =>
+        this.#stream(
+          () => model.doStream(this.#withRunSignal(params) as never) as PromiseLike<StreamResultLike>,
+          model,
+        ),
+    };
+    return wrapped as unknown as GovernedModel<M>;
+  }
+
+  /** The provider call aborts when the run stops (kill switch, deadline), as tools do. */
+  #withRunSignal<P extends CallOptionsLike>(params: P): P {
+    const runSignal = this.run.signal;
+    const abortSignal = params.abortSignal ? AbortSignal.any([params.abortSignal, runSignal]) : runSignal;
+    return { ...params, abortSignal };
+  }
+
+  /** A step before each model call: the budgets, the deadline and the kill switch say whether it may happen. */
+  async #beforeModelCall(): Promise<Stop | undefined> {
+    const run = this.run;
+    const stopped = run.stopped;
+    if (stopped) return stopped;
+    if (this.#prepaidStep) {
+      this.#prepaidStep = false;
+      return undefined;
+    }
+    try {
+      await run.step();
+      return undefined;
+    } catch (error) {
+      if (StopError.is(error)) return { reason: error.reason, detail: error.detail };
+      throw error;
+    }
+  }
+
+  async #generate<R extends GenerateResultLike>(doGenerate: () => PromiseLike<R>, model: ModelInfo): Promise<R> {
+    const spec = model.specificationVersion;
+    const before = await this.#beforeModelCall();
+    if (before) return stoppedResponse(spec, before) as R;
+    let result: R | typeof STOPPED;
+    try {
+      result = await this.#untilStopped(doGenerate());
+    } catch (error) {
+      const stopped = this.run.stopped;
+      if (stopped) return stoppedResponse(spec, stopped) as R;
+      throw error;
+    }
+    if (result === STOPPED) return stoppedResponse(spec, this.run.stopped!) as R;
+    this.#record(result.usage, model.modelId);
+    return result;
+  }
+
+  async #stream<R extends StreamResultLike>(doStream: () => PromiseLike<R>, model: ModelInfo): Promise<R> {
+    const spec = model.specificationVersion;
+    const before = await this.#beforeModelCall();
+    if (before) return stoppedStream(spec, before) as unknown as R;
+    let result: R | typeof STOPPED;
+    try {
+      result = await this.#untilStopped(doStream());
+    } catch (error) {
+      const stopped = this.run.stopped;
+      if (stopped) return stoppedStream(spec, stopped) as unknown as R;
+      throw error;
+    }
+    if (result === STOPPED) return stoppedStream(spec, this.run.stopped!) as unknown as R;
+    return { ...result, stream: this.#watch(result.stream, model) };
+  }
+
+  /** Settles like `promise`, or with STOPPED as soon as the run stops (a provider that ignores its abort signal). */
+  #untilStopped<T>(promise: PromiseLike<T>): Promise<T | typeof STOPPED> {
+    const signal = this.run.signal;
+    if (signal.aborted) return Promise.resolve(STOPPED);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => resolve(STOPPED);
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        value => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /**
+   * Passes the model's stream through, recording usage from its `finish` part. When the run stops mid-stream the
+   * stream ends there with a `finish` of its own, so the SDK closes its step cleanly instead of failing.
+   */
+  #watch(source: ReadableStream<unknown>, model: ModelInfo): ReadableStream<unknown> {
+    const reader = source.getReader();
+    const signal = this.run.signal;
+    const spec = model.specificationVersion;
+    let done = false;
+    let finished = false;
+    let onAbort: (() => void) | undefined;
+    const close = () => {
+      done = true;
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    };
+    return new ReadableStream<unknown>({
+      start: controller => {
+        onAbort = () => {
+          if (done || finished) return;
+          close();
+          controller.enqueue(finishPart(spec, this.run.stopped!));
+          controller.close();
+          reader.cancel(signal.reason).catch(() => undefined);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      },
+      pull: async controller => {
+        let next: { done: boolean; value?: unknown };
+        try {
+          next = await reader.read();
+        } catch (error) {
+          if (done) return;
+          close();
+          const stopped = this.run.stopped;
+          if (!stopped) return controller.error(error);
+          if (!finished) controller.enqueue(finishPart(spec, stopped));
+          return controller.close();
+        }
+        if (done) return;
+        if (next.done) {
+          close();
+          return controller.close();
+        }
+        const part = next.value as { type?: string; usage?: unknown };
+        if (part?.type === 'finish') {
+          finished = true;
+          controller.enqueue(part);
+          // After the enqueue: recording may stop the run (a token budget), and the stream is complete anyway.
+          this.#record(part.usage, model.modelId);
+          return;
+        }
+        controller.enqueue(part);
+      },
+      cancel: reason => {
+        close();
+        return reader.cancel(reason);
+      },
+    });
+  }
+
+  /** Records a model call's usage; a budget it spends stops the run, which `stopWhen` and the tools then see. */
+  #record(usage: unknown, model: string): void {
+    try {
+      this.run.usage(usageOf(usage, model));
+    } catch (error) {
+      if (!StopError.is(error)) throw error;
+    }
+  }
+
+  // ---- everything at once ----
+
+  settings<S extends SettingsLike>(settings: S): GovernedSettings<S> {
+    if (!settings || typeof settings !== 'object') throw new UsageError('run.settings(): pass the SDK settings object');
+    const out: Record<string, unknown> = { ...(settings as object) };
+    if (settings.model !== undefined) out.model = this.model(settings.model as LanguageModelLike);
+    if (settings.tools !== undefined) out.tools = this.tools(settings.tools);
+    const stopWhen = settings.stopWhen;
+    out.stopWhen =
+      stopWhen === undefined ? this.stopWhen : [this.stopWhen, ...(Array.isArray(stopWhen) ? stopWhen : [stopWhen])];
+    const user = settings.toolApproval;
+    out.toolApproval =
+      user === undefined ? this.toolApproval : (options: ApprovalOptions) => this.#approval(options, user);
+    return out as GovernedSettings<S>;
+  }
+}
+
+const SPENT_KINDS = new Set(['steps', 'tokens', 'input_tokens', 'output_tokens', 'usd']);
+
+/** A budget the next model call cannot have: the steps are used up, or the tokens or dollars are spent. */
+function spent(run: ActiveRun): boolean {
+  for (const budget of run.budgets()) {
+    if (budget.remaining <= 0 && SPENT_KINDS.has(budget.kind)) return true;
+  }
+  return false;
+}
+
+/** The tool's options with an abort signal that also fires when the run stops (made only if the tool asks). */
+function toolOptions(options: ToolExecutionOptionsLike | undefined, context: ToolContext): ToolExecutionOptionsLike {
+  let merged: AbortSignal | undefined;
+  const sdkSignal = options?.abortSignal;
+  return {
+    ...(options as ToolExecutionOptionsLike),
+    get abortSignal() {
+      merged ??= sdkSignal ? AbortSignal.any([sdkSignal, context.signal]) : context.signal;
+      return merged;
+    },
+  };
+}
+
+/**
+ * The gateway's result of a tool: its return value, or the last value an async iterable yields (what the SDK itself
+ * takes as the output of a tool that returns one without being a generator).
+ */
+function lastValue(value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && Symbol.asyncIterator in value) {
+    return (async () => {
+      let last: unknown;
+      for await (const part of value as AsyncIterable<unknown>) last = part;
+      return last;
+    })();
+  }
+  return value;
+}
+
+function isAsyncGeneratorFunction(fn: unknown): boolean {
+  return Object.prototype.toString.call(fn) === '[object AsyncGeneratorFunction]';
+}
+
+function refusedBody(): never {
+  throw new UsageError('a call the policy denies was admitted: the gateway and explain() disagree');
+}
+
+/** The tool's own `needsApproval`, asked as the SDK asks it. */
+async function askNeedsApproval(
+  tool: ToolLike | undefined,
+  input: unknown,
+  options: { toolCallId: string; messages?: readonly unknown[]; context?: unknown },
+): Promise<boolean> {
+  const needs = tool?.needsApproval;
+  if (typeof needs === 'function') return Boolean(await needs(input, options));
+  return Boolean(needs);
+}
+
+/**
+ * What the SDK would decide without Bounded: the user's `toolApproval` (a function, or a per-tool map), else the
+ * tool's own `needsApproval`. Synchronous when there is nothing to ask, as for most calls.
+ */
+function otherApproval(
+  options: ApprovalOptions,
+  user: unknown,
+  originals: ReadonlyMap<string, ToolLike>,
+): ToolApprovalAnswer | Promise<ToolApprovalAnswer> {
+  const toolCall = options.toolCall;
+  if (typeof user === 'function') return user(options);
+  const entry = user && typeof user === 'object' ? (user as Record<string, unknown>)[toolCall.toolName] : undefined;
+  const context = (options.toolsContext as Record<string, unknown> | undefined)?.[toolCall.toolName];
+  if (entry != null) {
+    if (typeof entry !== 'function') return entry as ToolApprovalAnswer;
+    return entry(toolCall.input, {
+      toolCallId: toolCall.toolCallId,
+      messages: options.messages,
+      toolContext: context,
+      runtimeContext: (options as { runtimeContext?: unknown }).runtimeContext,
+    });
+  }
+  const tool =
+    originals.get(toolCall.toolName) ?? (options.tools as Record<string, ToolLike> | undefined)?.[toolCall.toolName];
+  if (tool?.needsApproval == null) return undefined;
+  return askNeedsApproval(tool, toolCall.input, {
+    toolCallId: toolCall.toolCallId,
+    messages: options.messages ?? [],
+    context,
+  }).then(needed => (needed ? 'user-approval' : undefined));
+}
