@@ -40,7 +40,7 @@ export interface KillRecord {
 }
 
 interface EventBase {
-  /** Epoch milliseconds. */
+  /** Epoch milliseconds (tool events have sub-millisecond precision). */
   readonly time: number;
   readonly runId: string;
   readonly agent: string;
@@ -104,7 +104,12 @@ export interface ToolEndEvent extends EventBase {
   /** The result, by reference; see `ToolStartEvent.args`. */
   readonly result: unknown;
   readonly recordContent: boolean;
+  /** Every limited budget as it stood when the call ended (built when first read). */
   readonly budgets: readonly BudgetSnapshot[];
+  /** Tool calls the run has admitted so far, and its limit: the budget a tool call moves. */
+  readonly toolCalls: number;
+  readonly toolCallsLimit: number | undefined;
+  /** Calls of this tool in the run so far. */
   readonly toolCallsOfTool: number;
 }
 

@@ -16,6 +16,7 @@ import type {
   RunStartEvent,
   RunUsage,
   ToolDecisionEvent,
+  ToolEndEvent,
   ToolOutcome,
 } from './events.js';
 import type { BoundLimit, BoundSlot, LimitPlan } from './limits.js';
@@ -394,12 +395,12 @@ export class RunImpl implements ActiveRun {
       const policy = g.policy;
       const rule = g.rules.get(name);
       const hub = g.hub;
-      // Only events need the duration; performance.now() is not free on every call.
-      const call = new ToolCall(this, name, rule, options?.callId, ++this.#callSeq, hub.active ? performance.now() : 0);
+      // Only events need the time; a clock read is not free on every call.
+      const call = new ToolCall(this, name, rule, options?.callId, ++this.#callSeq, hub.active ? epochNow() : 0);
       if (hub.active) {
         hub.emit({
           type: 'tool.start',
-          time: Date.now(),
+          time: call.started,
           runId: this.id,
           agent: this.agent,
           callId: call.callId,
@@ -762,19 +763,15 @@ export class RunImpl implements ActiveRun {
   }
 
   budgets(): BudgetSnapshot[] {
-    const limits = this.limits;
-    const out: BudgetSnapshot[] = [];
-    const add = (kind: BudgetSnapshot['kind'], limit: number | undefined, used: number) => {
-      if (limit !== undefined) out.push({ kind, limit, used, remaining: Math.max(0, limit - used) });
-    };
-    add('steps', limits.max_steps, this.#steps);
-    add('tool_calls', limits.max_tool_calls, this.#toolCalls);
-    add('seconds', limits.max_seconds, round3((performance.now() - this.#startedAt) / 1000));
-    add('tokens', limits.max_tokens, this.#inputTokens + this.#outputTokens);
-    add('input_tokens', limits.max_input_tokens, this.#inputTokens);
-    add('output_tokens', limits.max_output_tokens, this.#outputTokens);
-    add('usd', limits.max_usd, round6(this.#costUsd));
-    return out;
+    return budgetSnapshots(
+      this.limits,
+      this.#steps,
+      this.#toolCalls,
+      this.#inputTokens,
+      this.#outputTokens,
+      this.#costUsd,
+      performance.now() - this.#startedAt,
+    );
   }
 
   snapshot(): RunUsage {
@@ -1242,22 +1239,101 @@ export class RunImpl implements ActiveRun {
   #toolEnd(call: CallState, outcome: ToolOutcome, error: string | undefined, result: unknown): void {
     const hub = this.#g.hub;
     if (!hub.active) return;
-    hub.emit({
-      type: 'tool.end',
-      time: Date.now(),
-      runId: this.id,
+    const limits = this.limits;
+    const end = epochNow();
+    hub.emit(
+      new ToolEndRecord(
+        this,
+        call,
+        outcome,
+        error,
+        result,
+        this.#callsByRule[call.rule.index] ?? 0,
+        // Budgets are captured now but built only if an observer reads them.
+        [
+          this.#steps,
+          this.#toolCalls,
+          this.#inputTokens,
+          this.#outputTokens,
+          this.#costUsd,
+          end - performance.timeOrigin - this.#startedAt,
+        ],
+        limits,
+        round3(end - call.started),
+      ),
+    );
+  }
+}
+
+/**
+ * The `tool.end` event. A class rather than an object literal: its `budgets` getter lives on the prototype, so
+ * making one per call stays cheap (an object literal with an accessor is not).
+ */
+class ToolEndRecord implements ToolEndEvent {
+  readonly type = 'tool.end';
+  readonly time: number;
+  readonly runId: string;
+  readonly agent: string;
+  readonly callId: string;
+  readonly tool: string;
+  readonly costUsd: number;
+  readonly recordContent: boolean;
+  readonly toolCalls: number;
+  readonly toolCallsLimit: number | undefined;
+  readonly #counters: readonly [number, number, number, number, number, number];
+  readonly #limits: Budgets;
+  #budgets: BudgetSnapshot[] | undefined;
+
+  constructor(
+    run: RunImpl,
+    call: ToolCall,
+    readonly outcome: ToolOutcome,
+    readonly error: string | undefined,
+    readonly result: unknown,
+    readonly toolCallsOfTool: number,
+    counters: readonly [number, number, number, number, number, number],
+    limits: Budgets,
+    readonly durationMs: number,
+  ) {
+    this.time = call.started + durationMs;
+    this.runId = run.id;
+    this.agent = run.agent;
+    this.callId = call.callId;
+    this.tool = call.name;
+    this.costUsd = call.costUsd;
+    this.recordContent = call.rule.recordContent;
+    this.toolCalls = counters[1];
+    this.toolCallsLimit = limits.max_tool_calls;
+    this.#counters = counters;
+    this.#limits = limits;
+  }
+
+  get budgets(): BudgetSnapshot[] {
+    const [steps, toolCalls, input, output, usd, elapsedMs] = this.#counters;
+    this.#budgets ??= budgetSnapshots(this.#limits, steps, toolCalls, input, output, usd, elapsedMs);
+    return this.#budgets;
+  }
+
+  /** Events are plain data to observers (the audit log serialises them): include the budgets. */
+  toJSON(): Omit<ToolEndEvent, never> {
+    return {
+      type: this.type,
+      time: this.time,
+      runId: this.runId,
       agent: this.agent,
-      callId: call.callId,
-      tool: call.name,
-      outcome,
-      durationMs: round3(performance.now() - call.started),
-      costUsd: call.costUsd,
-      error,
-      result,
-      recordContent: call.rule.recordContent,
-      budgets: this.budgets(),
-      toolCallsOfTool: this.#callsByRule[call.rule.index] ?? 0,
-    });
+      callId: this.callId,
+      tool: this.tool,
+      outcome: this.outcome,
+      durationMs: this.durationMs,
+      costUsd: this.costUsd,
+      error: this.error,
+      result: this.result,
+      recordContent: this.recordContent,
+      budgets: this.budgets,
+      toolCalls: this.toolCalls,
+      toolCallsLimit: this.toolCallsLimit,
+      toolCallsOfTool: this.toolCallsOfTool,
+    };
   }
 }
 
@@ -1336,6 +1412,34 @@ function idempotencyKeyOf(
 
 function storeDetail(what: string, error: unknown): string {
   return `shared store unavailable, ${what}: ${errorMessage(error)}`;
+}
+
+/** Epoch milliseconds with sub-millisecond precision (monotonic within the process), for events and spans. */
+function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function budgetSnapshots(
+  limits: Budgets,
+  steps: number,
+  toolCalls: number,
+  input: number,
+  output: number,
+  usd: number,
+  elapsedMs: number,
+): BudgetSnapshot[] {
+  const out: BudgetSnapshot[] = [];
+  const add = (kind: BudgetSnapshot['kind'], limit: number | undefined, used: number) => {
+    if (limit !== undefined) out.push({ kind, limit, used, remaining: Math.max(0, limit - used) });
+  };
+  add('steps', limits.max_steps, steps);
+  add('tool_calls', limits.max_tool_calls, toolCalls);
+  add('seconds', limits.max_seconds, round3(elapsedMs / 1000));
+  add('tokens', limits.max_tokens, input + output);
+  add('input_tokens', limits.max_input_tokens, input);
+  add('output_tokens', limits.max_output_tokens, output);
+  add('usd', limits.max_usd, round6(usd));
+  return out;
 }
 
 function killDetail(record: KillRecord): string {

@@ -1,5 +1,6 @@
 export type { RedactOptions, Redactor } from './redact.js';
 export { createRedactor } from './redact.js';
+export type { MetricInfo } from './semconv.js';
 export {
   ATTR_APPROVED_BY,
   ATTR_COST_USD,
@@ -24,6 +25,7 @@ export {
   METRIC_RUN_TOOL_CALLS,
   METRIC_RUNS,
   METRIC_TOOL_DURATION,
+  METRICS,
 } from './semconv.js';
 export type { BoundedTelemetry, BoundedTelemetryOptions } from './telemetry.js';
 export { boundedTelemetry } from './telemetry.js';

@@ -85,22 +85,109 @@ export const EVENT_WORKFLOW_STEP = 'bounded.workflow_step';
 export const EVENT_APPROVAL_REQUESTED = 'bounded.approval.requested';
 export const EVENT_APPROVAL_DECIDED = 'bounded.approval.decided';
 
-// Metrics (Prometheus names in brackets)
-/** Tool calls per run [bounded_run_tool_calls]. */
+// Metrics
 export const METRIC_RUN_TOOL_CALLS = 'bounded.run.tool_calls';
-/** Run duration in seconds [bounded_run_duration_seconds]. */
 export const METRIC_RUN_DURATION = 'bounded.run.duration';
-/** Runs ended, by status and stop reason [bounded_runs_total]. */
 export const METRIC_RUNS = 'bounded.runs';
-/** Tool call duration in seconds [bounded_tool_duration_seconds]. */
 export const METRIC_TOOL_DURATION = 'bounded.tool.duration';
-/** Gateway decisions by kind and tool [bounded_decisions_total]. */
 export const METRIC_DECISIONS = 'bounded.decisions';
-/** Approvals waiting for a decision [bounded_approvals_pending]. */
 export const METRIC_APPROVALS_PENDING = 'bounded.approvals.pending';
-/** Approvals decided, by outcome [bounded_approvals_decided_total]. */
 export const METRIC_APPROVALS_DECIDED = 'bounded.approvals.decided';
-/** Spend in USD, models and tools [bounded_cost_usd_total]. */
 export const METRIC_COST = 'bounded.cost.usd';
-/** Kill-switch throws and revivals [bounded_kill_switch_events_total]. */
 export const METRIC_KILL_SWITCH = 'bounded.kill_switch.events';
+
+export interface MetricInfo {
+  /** The OpenTelemetry instrument name. */
+  readonly name: string;
+  /** What Prometheus stores (histograms add `_bucket`, `_sum` and `_count`). */
+  readonly prometheus: string;
+  readonly instrument: 'histogram' | 'counter' | 'updowncounter';
+  readonly unit: string;
+  readonly description: string;
+  /** The attributes it is recorded with (Prometheus labels, dots as underscores). */
+  readonly attributes: readonly string[];
+}
+
+/** Every metric @bounded/otel records: the documentation and the instruments both come from this list. */
+export const METRICS: readonly MetricInfo[] = [
+  {
+    name: METRIC_RUN_TOOL_CALLS,
+    prometheus: 'bounded_run_tool_calls',
+    instrument: 'histogram',
+    unit: '{call}',
+    description: 'Tool calls admitted per run',
+    attributes: [ATTR_GEN_AI_AGENT_NAME, ATTR_MODE, ATTR_STATUS, ATTR_STOP_KIND],
+  },
+  {
+    name: METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+    prometheus: 'gen_ai_client_token_usage',
+    instrument: 'histogram',
+    unit: '{token}',
+    description: 'Tokens per model request, by token type (input, output)',
+    attributes: [ATTR_GEN_AI_TOKEN_TYPE, ATTR_GEN_AI_OPERATION_NAME, ATTR_GEN_AI_AGENT_NAME, ATTR_GEN_AI_REQUEST_MODEL],
+  },
+  {
+    name: METRIC_RUN_DURATION,
+    prometheus: 'bounded_run_duration',
+    instrument: 'histogram',
+    unit: 's',
+    description: 'Duration of a governed run',
+    attributes: [ATTR_GEN_AI_AGENT_NAME, ATTR_MODE, ATTR_STATUS, ATTR_STOP_KIND],
+  },
+  {
+    name: METRIC_TOOL_DURATION,
+    prometheus: 'bounded_tool_duration',
+    instrument: 'histogram',
+    unit: 's',
+    description: 'Duration of a governed tool call, from request to result (approval waits included)',
+    attributes: [ATTR_GEN_AI_TOOL_NAME, ATTR_TOOL_OUTCOME],
+  },
+  {
+    name: METRIC_RUNS,
+    prometheus: 'bounded_runs_total',
+    instrument: 'counter',
+    unit: '{run}',
+    description: 'Runs ended, by status and stop reason',
+    attributes: [ATTR_GEN_AI_AGENT_NAME, ATTR_MODE, ATTR_STATUS, ATTR_STOP_KIND, ATTR_STOP_REASON],
+  },
+  {
+    name: METRIC_DECISIONS,
+    prometheus: 'bounded_decisions_total',
+    instrument: 'counter',
+    unit: '{decision}',
+    description: 'Gateway decisions on tool calls, by decision and tool',
+    attributes: [ATTR_DECISION, ATTR_GEN_AI_TOOL_NAME, ATTR_GEN_AI_AGENT_NAME, ATTR_STOP_KIND],
+  },
+  {
+    name: METRIC_APPROVALS_PENDING,
+    prometheus: 'bounded_approvals_pending',
+    instrument: 'updowncounter',
+    unit: '{approval}',
+    description: 'Writes waiting for an approval decision',
+    attributes: [ATTR_GEN_AI_TOOL_NAME],
+  },
+  {
+    name: METRIC_APPROVALS_DECIDED,
+    prometheus: 'bounded_approvals_decided_total',
+    instrument: 'counter',
+    unit: '{approval}',
+    description: 'Approval decisions, by outcome (approved, rejected, timeout)',
+    attributes: [ATTR_GEN_AI_TOOL_NAME, ATTR_OUTCOME],
+  },
+  {
+    name: METRIC_COST,
+    prometheus: 'bounded_cost_usd_total',
+    instrument: 'counter',
+    unit: '{USD}',
+    description: 'Spend on models and tools, in US dollars',
+    attributes: [ATTR_GEN_AI_AGENT_NAME, 'bounded.cost.source'],
+  },
+  {
+    name: METRIC_KILL_SWITCH,
+    prometheus: 'bounded_kill_switch_events_total',
+    instrument: 'counter',
+    unit: '{event}',
+    description: 'Kill-switch throws and revivals, by scope',
+    attributes: [ATTR_KILL_SCOPE, ATTR_EVENT],
+  },
+];

@@ -15,7 +15,10 @@ export interface SetupTelemetryOptions {
    * Default: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`. With none, spans are not exported.
    */
   readonly otlpEndpoint?: string;
-  /** Also export metrics over OTLP (to the same endpoint, `/v1/metrics`). Default: when an endpoint is set. */
+  /**
+   * Also push metrics over OTLP (to the same endpoint, `/v1/metrics`). Default: when `OTEL_METRICS_EXPORTER`
+   * names `otlp`. Off otherwise, because a trace backend (Jaeger) usually has no metrics receiver.
+   */
   readonly otlpMetrics?: boolean;
   /** Serve metrics for Prometheus to scrape. Default: `BOUNDED_PROMETHEUS_PORT`, else no endpoint. */
   readonly prometheus?: { readonly port: number; readonly host?: string; readonly endpoint?: string };
@@ -101,7 +104,8 @@ export function setupTelemetry(options: SetupTelemetryOptions = {}): Telemetry {
     metricReaders.push(new PrometheusExporter({ port: prometheusPort, host, endpoint: path }));
     prometheusUrl = `http://${host}:${prometheusPort}${path}`;
   }
-  if (endpoint && (options.otlpMetrics ?? true)) {
+  const otlpMetrics = options.otlpMetrics ?? (env.OTEL_METRICS_EXPORTER ?? '').split(',').includes('otlp');
+  if (endpoint && otlpMetrics) {
     const base = endpoint.replace(/\/v1\/traces$/, '').replace(/\/$/, '');
     metricReaders.push(
       new PeriodicExportingMetricReader({
@@ -115,7 +119,7 @@ export function setupTelemetry(options: SetupTelemetryOptions = {}): Telemetry {
   // Export failures reach the global error handler and the diag logger; both report once per kind of failure.
   setGlobalErrorHandler(onError);
   if (!env.OTEL_LOG_LEVEL)
-    diag.setLogger(onceLogger(onError), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+    diag.setLogger(onceLogger(onError), { logLevel: DiagLogLevel.ERROR, suppressOverrideMessage: true });
 
   const sdk = new NodeSDK({
     ...(options.serviceName ? { serviceName: options.serviceName } : {}),
@@ -159,12 +163,15 @@ function describeExportError(error: unknown): string {
   return String(error);
 }
 
-/** A diag logger that turns warnings and errors into the once-per-kind report. */
+/**
+ * A diag logger that turns errors (failed exports) into the once-per-kind report. Warnings are not failures
+ * (e.g. the Prometheus exporter reading resource attributes before detection settles); `OTEL_LOG_LEVEL` shows them.
+ */
 function onceLogger(onError: (error: unknown) => void): DiagLogger {
   const forward = (message: string, ...args: unknown[]) => {
     const detail = args.find(arg => arg instanceof Error);
     onError(detail ?? new Error(message));
   };
   const ignore = () => {};
-  return { error: forward, warn: forward, info: ignore, debug: ignore, verbose: ignore };
+  return { error: forward, warn: ignore, info: ignore, debug: ignore, verbose: ignore };
 }

@@ -94,48 +94,23 @@ const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const CALL_BUCKETS = [0, 1, 2, 3, 5, 8, 12, 20, 30, 50, 100];
 
 function createInstruments(meter: Meter): Instruments {
+  const info = (name: string) => {
+    const metric = sc.METRICS.find(m => m.name === name)!;
+    return { description: metric.description, unit: metric.unit };
+  };
+  const histogram = (name: string, buckets: number[]) =>
+    meter.createHistogram(name, { ...info(name), advice: { explicitBucketBoundaries: buckets } });
   return {
-    runToolCalls: meter.createHistogram(sc.METRIC_RUN_TOOL_CALLS, {
-      description: 'Tool calls admitted per run',
-      unit: '{call}',
-      advice: { explicitBucketBoundaries: CALL_BUCKETS },
-    }),
-    runDuration: meter.createHistogram(sc.METRIC_RUN_DURATION, {
-      description: 'Duration of a governed run',
-      unit: 's',
-      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
-    }),
-    runs: meter.createCounter(sc.METRIC_RUNS, { description: 'Runs ended, by status and stop reason', unit: '{run}' }),
-    toolDuration: meter.createHistogram(sc.METRIC_TOOL_DURATION, {
-      description: 'Duration of a governed tool call, from request to result (approval waits included)',
-      unit: 's',
-      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
-    }),
-    tokens: meter.createHistogram(sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE, {
-      description: 'Tokens per model request, by token type',
-      unit: '{token}',
-      advice: { explicitBucketBoundaries: TOKEN_BUCKETS },
-    }),
-    decisions: meter.createCounter(sc.METRIC_DECISIONS, {
-      description: 'Gateway decisions on tool calls, by decision and tool',
-      unit: '{decision}',
-    }),
-    approvalsPending: meter.createUpDownCounter(sc.METRIC_APPROVALS_PENDING, {
-      description: 'Writes waiting for an approval decision',
-      unit: '{approval}',
-    }),
-    approvalsDecided: meter.createCounter(sc.METRIC_APPROVALS_DECIDED, {
-      description: 'Approval decisions, by outcome',
-      unit: '{approval}',
-    }),
-    cost: meter.createCounter(sc.METRIC_COST, {
-      description: 'Spend on models and tools, in US dollars',
-      unit: '{USD}',
-    }),
-    killSwitch: meter.createCounter(sc.METRIC_KILL_SWITCH, {
-      description: 'Kill-switch throws and revivals, by scope',
-      unit: '{event}',
-    }),
+    runToolCalls: histogram(sc.METRIC_RUN_TOOL_CALLS, CALL_BUCKETS),
+    runDuration: histogram(sc.METRIC_RUN_DURATION, SECONDS_BUCKETS),
+    runs: meter.createCounter(sc.METRIC_RUNS, info(sc.METRIC_RUNS)),
+    toolDuration: histogram(sc.METRIC_TOOL_DURATION, SECONDS_BUCKETS),
+    tokens: histogram(sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE, TOKEN_BUCKETS),
+    decisions: meter.createCounter(sc.METRIC_DECISIONS, info(sc.METRIC_DECISIONS)),
+    approvalsPending: meter.createUpDownCounter(sc.METRIC_APPROVALS_PENDING, info(sc.METRIC_APPROVALS_PENDING)),
+    approvalsDecided: meter.createCounter(sc.METRIC_APPROVALS_DECIDED, info(sc.METRIC_APPROVALS_DECIDED)),
+    cost: meter.createCounter(sc.METRIC_COST, info(sc.METRIC_COST)),
+    killSwitch: meter.createCounter(sc.METRIC_KILL_SWITCH, info(sc.METRIC_KILL_SWITCH)),
   };
 }
 
