@@ -1,3 +1,5 @@
+export type { BoundedCallbackHandlerOptions } from './callback-handler.js';
+export { BoundedCallbackHandler } from './callback-handler.js';
 export { AgentStoppedError } from './errors.js';
 export type {
   ApprovalInterrupt,
