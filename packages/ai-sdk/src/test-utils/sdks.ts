@@ -27,6 +27,8 @@ export interface Sdk {
   readonly name: 'ai@6' | 'ai@7';
   readonly major: 6 | 7;
   readonly ai: Ai;
+  /** The SDK's mock model class, for models written out by hand. */
+  readonly Mock: typeof MockLanguageModelV4;
   /** A scripted mock model (`MockLanguageModelV3` on ai@6, `V4` on ai@7) that answers both generate and stream. */
   model(script: Script, options?: { readonly modelId?: string; readonly fail?: Error }): MockModel;
 }
@@ -89,6 +91,7 @@ function makeSdk(name: Sdk['name'], ai: Ai, Mock: typeof MockLanguageModelV4): S
     name,
     major: name === 'ai@6' ? 6 : 7,
     ai,
+    Mock,
     model(script, options = {}) {
       let generated = 0;
       let streamed = 0;
