@@ -1,0 +1,16 @@
+export { RedisAdmissionStore } from './admission.js';
+export type { DecideResult, RedisApprovalsOptions, RefusedDecision } from './approvals.js';
+export { RedisApprovalQueue, redisApprovals } from './approvals.js';
+export type { RedisConnectionOptions } from './connection.js';
+export { failFastRedisOptions } from './connection.js';
+export { RedisStoreOptionsError, StoreUnavailableError } from './errors.js';
+export type { IdempotencyRecordInfo, RedisIdempotencyOptions } from './idempotency.js';
+export { RedisIdempotencyStore } from './idempotency.js';
+export type { RedisKillSwitchOptions } from './kill-switch.js';
+export { RedisKillSwitchStore } from './kill-switch.js';
+export type { RedisLimitsOptions } from './limits.js';
+export { RedisLimitsStore } from './limits.js';
+export type { DecisionCheck, DecisionRefusal, SignedDecision } from './signing.js';
+export { signDecision, verifyDecision } from './signing.js';
+export type { RedisStores, RedisStoresOptions } from './stores.js';
+export { redisStores } from './stores.js';
