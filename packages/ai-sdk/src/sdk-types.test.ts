@@ -54,7 +54,7 @@ describe('the types of both majors accept what the run hands out', () => {
       const kept: { lookup: typeof lookup } = run.settings({ tools: { lookup } }).tools;
       const alsoKept: { lookup: typeof lookup } = run.tools({ lookup });
       void [kept, alsoKept];
-      const employees = (generated.steps[0]?.toolResults[0]?.output as { employees: number }).employees;
+      const employees = (generated.steps[0]!.toolResults[0]!.output as { employees: number }).employees;
       const wrapped = ai7.wrapLanguageModel({ model, middleware: run.middleware });
       const streamedText = await ai7.streamText({
         model: wrapped,
@@ -81,7 +81,7 @@ describe('the types of both majors accept what the run hands out', () => {
         ...run.settings({ model, tools: { lookup }, stopWhen: ai6.stepCountIs(5) }),
         prompt: 'x',
       });
-      const employees = (generated.steps[0]?.toolResults[0]?.output as { employees: number }).employees;
+      const employees = (generated.steps[0]!.toolResults[0]!.output as { employees: number }).employees;
       const wrapped = ai6.wrapLanguageModel({ model, middleware: run.middleware });
       const streamedText = await ai6.streamText({
         model: wrapped,
