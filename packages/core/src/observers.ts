@@ -50,36 +50,28 @@ export class ObserverHub {
 
   /** Runs fn inside every wrapping observer's context. A wrapper that throws is bypassed, never fatal. */
   wrap<T>(scope: RunStartEvent | ToolDecisionEvent, fn: () => T): T {
-    if (this.#wrappers.length === 0) return fn();
+    const wrappers = this.#wrappers;
+    if (wrappers.length === 0) return fn();
+    if (wrappers.length === 1) return this.#wrapOne(wrappers[0]!, scope, fn);
     let call = fn;
-    for (const observer of this.#wrappers) {
+    for (const observer of wrappers) {
       const inner = call;
-      call = () => {
-        let ran = false;
-        let innerFailed = false;
-        let value: T | undefined;
-        const run = () => {
-          ran = true;
-          try {
-            value = inner();
-          } catch (error) {
-            innerFailed = true;
-            throw error;
-          }
-          return value;
-        };
-        try {
-          return observer.wrap!(scope, run);
-        } catch (error) {
-          // The work's own error passes through untouched.
-          if (innerFailed) throw error;
-          this.#fail(error, observer, scope);
-          // The wrapper failed: run the work ourselves, or keep what it already produced.
-          return ran ? (value as T) : inner();
-        }
-      };
+      call = () => this.#wrapOne(observer, scope, inner);
     }
     return call();
+  }
+
+  #wrapOne<T>(observer: Observer, scope: RunStartEvent | ToolDecisionEvent, fn: () => T): T {
+    const guard = new Guard(fn);
+    try {
+      return observer.wrap!(scope, guard.run);
+    } catch (error) {
+      // The work's own error passes through untouched.
+      if (guard.failed) throw error;
+      this.#fail(error, observer, scope);
+      // The wrapper failed: run the work ourselves, or keep what it already produced.
+      return guard.ran ? (guard.value as T) : fn();
+    }
   }
 
   #fail(error: unknown, observer: Observer, event: BoundedEvent | undefined): void {
@@ -91,4 +83,27 @@ export class ObserverHub {
       // The error handler itself failed; there is nobody left to tell.
     }
   }
+}
+
+/** Remembers whether the wrapped work ran and whether it threw, to tell a failing wrapper from failing work. */
+class Guard<T> {
+  ran = false;
+  failed = false;
+  value: T | undefined = undefined;
+  readonly #fn: () => T;
+
+  constructor(fn: () => T) {
+    this.#fn = fn;
+  }
+
+  readonly run = (): T => {
+    this.ran = true;
+    try {
+      this.value = this.#fn();
+    } catch (error) {
+      this.failed = true;
+      throw error;
+    }
+    return this.value;
+  };
 }

@@ -138,7 +138,11 @@ class TelemetryObserver implements BoundedTelemetry {
   readonly #recordContent: boolean;
   readonly #maxOpenRuns: number;
   readonly #toolNames = new Set<string>();
-  readonly #attributeCache = new Map<string, Attributes>();
+  // Attribute sets and span names repeat endlessly (a few agents, tools, decisions and outcomes): each is built once.
+  // Nested maps keyed by the event's own strings, so no key string is concatenated (and hashed) per call.
+  readonly #decisionCache = new Map<string, Map<string, Map<string, Attributes>>>();
+  readonly #durationCache = new Map<string, Map<string, Attributes>>();
+  readonly #spanNames = new Map<string, string>();
   readonly #maxToolNames: number;
 
   constructor(options: BoundedTelemetryOptions) {
@@ -371,7 +375,7 @@ class TelemetryObserver implements BoundedTelemetry {
   #toolDecision(event: ToolDecisionEvent): void {
     const state = this.#runs.get(event.runId)?.tools.get(event.callId);
     if (state) {
-      if (state.span) state.span.setAttributes(decisionAttributes(event));
+      if (state.span) state.span.setAttributes(addDecisionAttributes({}, event));
       else this.#ensureSpan(state, event);
     }
     this.#metrics.decisions.add(1, this.#decisionAttributes(event));
@@ -390,14 +394,15 @@ class TelemetryObserver implements BoundedTelemetry {
     if (start.recordContent && this.#recordContent) {
       attributes[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS] = this.#redact(start.args);
     }
-    if (decision) Object.assign(attributes, decisionAttributes(decision));
+    if (decision) addDecisionAttributes(attributes, decision);
     const span = this.#tracer.startSpan(
-      `${sc.GEN_AI_OPERATION_EXECUTE_TOOL} ${start.tool}`,
+      this.#spanName(start.tool),
       { kind: SpanKind.INTERNAL, attributes, startTime: state.startTime },
       state.parent,
     );
     state.span = span;
-    state.ctx = trace.setSpan(state.parent, span);
+    // Work inside the tool nests under its span; a span that records nothing (not sampled, no SDK) needs no context.
+    if (span.isRecording()) state.ctx = trace.setSpan(state.parent, span);
     return span;
   }
 
@@ -438,35 +443,60 @@ class TelemetryObserver implements BoundedTelemetry {
     span.end();
   }
 
-  // Metric attribute sets repeat endlessly (a few agents, tools and outcomes): build each once.
   #decisionAttributes(event: ToolDecisionEvent): Attributes {
-    const key = `${event.agent}\u0000${event.tool}\u0000${event.decision}\u0000${event.reason ?? ''}`;
-    let attributes = this.#attributeCache.get(key);
+    const build = (): Attributes => ({
+      [sc.ATTR_DECISION]: event.decision,
+      [sc.ATTR_GEN_AI_TOOL_NAME]: this.#toolName(event.tool),
+      [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
+      ...(event.reason ? { [sc.ATTR_STOP_KIND]: kindOf(event.reason) } : {}),
+    });
+    if (event.reason) return build(); // refusals are rare; their reasons vary
+    let byTool = this.#decisionCache.get(event.agent);
+    if (!byTool) {
+      if (this.#decisionCache.size >= 256) this.#decisionCache.clear();
+      byTool = new Map();
+      this.#decisionCache.set(event.agent, byTool);
+    }
+    let byDecision = byTool.get(event.tool);
+    if (!byDecision) {
+      if (byTool.size >= 1024) byTool.clear();
+      byDecision = new Map();
+      byTool.set(event.tool, byDecision);
+    }
+    let attributes = byDecision.get(event.decision);
     if (!attributes) {
-      attributes = {
-        [sc.ATTR_DECISION]: event.decision,
-        [sc.ATTR_GEN_AI_TOOL_NAME]: this.#toolName(event.tool),
-        [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
-        ...(event.reason ? { [sc.ATTR_STOP_KIND]: kindOf(event.reason) } : {}),
-      };
-      this.#cacheAttributes(key, attributes);
+      attributes = Object.freeze(build());
+      byDecision.set(event.decision, attributes);
     }
     return attributes;
   }
 
   #durationAttributes(event: ToolEndEvent): Attributes {
-    const key = `${event.tool}\u0000${event.outcome}`;
-    let attributes = this.#attributeCache.get(key);
+    let byOutcome = this.#durationCache.get(event.tool);
+    if (!byOutcome) {
+      if (this.#durationCache.size >= 1024) this.#durationCache.clear();
+      byOutcome = new Map();
+      this.#durationCache.set(event.tool, byOutcome);
+    }
+    let attributes = byOutcome.get(event.outcome);
     if (!attributes) {
-      attributes = { [sc.ATTR_GEN_AI_TOOL_NAME]: this.#toolName(event.tool), [sc.ATTR_TOOL_OUTCOME]: event.outcome };
-      this.#cacheAttributes(key, attributes);
+      attributes = Object.freeze({
+        [sc.ATTR_GEN_AI_TOOL_NAME]: this.#toolName(event.tool),
+        [sc.ATTR_TOOL_OUTCOME]: event.outcome,
+      });
+      byOutcome.set(event.outcome, attributes);
     }
     return attributes;
   }
 
-  #cacheAttributes(key: string, attributes: Attributes): void {
-    if (this.#attributeCache.size >= 4096) this.#attributeCache.clear();
-    this.#attributeCache.set(key, Object.freeze(attributes));
+  #spanName(tool: string): string {
+    let name = this.#spanNames.get(tool);
+    if (name === undefined) {
+      if (this.#spanNames.size >= 1024) this.#spanNames.clear();
+      name = `${sc.GEN_AI_OPERATION_EXECUTE_TOOL} ${tool}`;
+      this.#spanNames.set(tool, name);
+    }
+    return name;
   }
 
   #settleApproval(run: RunState | undefined, approvalId: string): void {
@@ -501,8 +531,8 @@ class TelemetryObserver implements BoundedTelemetry {
   }
 }
 
-function decisionAttributes(event: ToolDecisionEvent): Attributes {
-  const attributes: Attributes = { [sc.ATTR_DECISION]: event.decision };
+function addDecisionAttributes(attributes: Attributes, event: ToolDecisionEvent): Attributes {
+  attributes[sc.ATTR_DECISION] = event.decision;
   // For a plain allow the rule adds little (the audit log has it); for anything else it is the point.
   if (event.decision !== 'allow') attributes[sc.ATTR_DECISION_RULE] = event.rule;
   if (!event.enforced) attributes[sc.ATTR_DECISION_ENFORCED] = false;
