@@ -124,12 +124,14 @@ export class RedisConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#reconnectListeners.clear();
-    await Promise.all([quit(this.#subscriber), this.#ownsClient ? quit(this.client) : undefined]);
+    await Promise.all([quit(this.#subscriber), this.#ownsClient ? quit(this.client, true) : undefined]);
   }
 }
 
-async function quit(client: Redis): Promise<void> {
+async function quit(client: Redis, flush = false): Promise<void> {
   try {
+    // QUIT skips ioredis' auto-pipeline queue: a PING goes through it, so what was queued before is sent first.
+    if (flush && client.status === 'ready') await client.ping();
     if (client.status === 'ready') await client.quit();
     else client.disconnect();
   } catch {

@@ -61,7 +61,7 @@ describeWithRedis('RedisIdempotencyStore', url => {
   it("a holder that died: onCrash 'retry' runs it again, 'block' refuses until the key is cleared", async () => {
     await a.idempotency.begin('retry-me', 'fp', DAY, { onCrash: 'retry' });
     await a.idempotency.begin('block-me', 'fp', DAY, { onCrash: 'block' });
-    a.idempotency.close(); // the process dies: its leases are no longer renewed
+    a.idempotency.stop(); // the process dies: its leases are no longer renewed
     await sleep(400);
     expect(await b.idempotency.begin('retry-me', 'fp', DAY, { onCrash: 'retry' })).toEqual({ status: 'acquired' });
     expect(await b.idempotency.inspect('retry-me')).toMatchObject({ state: 'in_flight', takeovers: 1 });
@@ -84,7 +84,7 @@ describeWithRedis('RedisIdempotencyStore', url => {
     );
     void run;
     await sleep(50);
-    a.idempotency.close();
+    a.idempotency.stop();
     await sleep(400);
     const result = await survivor.run({ agent: 'billing' }, r =>
       r.tool('payments.charge', { cents: 100 }, async () => ++executions),

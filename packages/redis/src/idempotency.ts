@@ -59,6 +59,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   /** Settlements Redis did not take (it was down), by lease token: retried until it does, so no result is lost. */
   readonly #outbox = new Map<string, Pending>();
   readonly #waiters = new Map<string, Waiter>();
+  /** Settlements on their way to Redis, awaited by `close()`. */
+  readonly #sending = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(connection: RedisConnection, options: RedisIdempotencyOptions = {}) {
@@ -166,8 +168,18 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     return this.#outbox.size;
   }
 
-  /** Stops renewing leases and retrying settlements; waiters are released to look again. */
-  close(): void {
+  /**
+   * Sends the settlements still on their way (one last try for those Redis refused), then stops renewing leases;
+   * waiters are released to look again. Leases of calls still running expire (their tool's `onCrash` applies).
+   */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#sending]);
+    if (this.#outbox.size > 0) await this.#tick();
+    this.stop();
+  }
+
+  /** Stops at once, as a crash would: nothing more is sent, leases are no longer renewed. */
+  stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
     for (const key of [...this.#waiters.keys()]) this.#settled(key);
@@ -211,14 +223,15 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   // ---- internals ----
 
-  async #settle(pending: Pending): Promise<void> {
-    try {
-      await this.#apply(pending);
-    } catch {
+  #settle(pending: Pending): Promise<void> {
+    const sending = this.#apply(pending).catch(() => {
       // Redis is down: keep it, and keep renewing the lease, until Redis takes it.
       this.#outbox.set(pending.token, pending);
       this.#schedule();
-    }
+    });
+    this.#sending.add(sending);
+    void sending.finally(() => this.#sending.delete(sending));
+    return sending;
   }
 
   async #apply(pending: Pending): Promise<void> {

@@ -55,8 +55,8 @@ export async function redisStores(options: RedisStoresOptions): Promise<RedisSto
     redis: connection.client,
     async close() {
       killSwitch.close();
-      idempotency.close();
       limits.close();
+      await idempotency.close();
       await connection.close();
     },
   };

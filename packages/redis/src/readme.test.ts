@@ -1,0 +1,32 @@
+import { execFile } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { expect, it } from 'vitest';
+import { describeWithRedis } from './test-utils/redis.js';
+
+const run = promisify(execFile);
+
+describeWithRedis('the README', url => {
+  it('opens with an example that runs and prints what it says', async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const example = /^```ts\n([\s\S]*?)```/m.exec(readme)?.[1];
+    expect(example, 'README.md starts with a ts code block').toBeDefined();
+    expect(example!.trim().split('\n').length).toBeLessThanOrEqual(12);
+    // The example counts this hour's calls under the default prefix: start from zero.
+    const redis = new Redis(url);
+    const keys = await redis.keys('bounded:limit:agent:support:*');
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+    // Inside the package, so `@bounded/redis` resolves to this package's build by its own name.
+    const file = new URL('../readme-example.tmp.mjs', import.meta.url);
+    await writeFile(file, example!);
+    try {
+      const { stdout } = await run(process.execPath, [file.pathname], { env: { ...process.env, REDIS_URL: url } });
+      const expected = /console\.log\(.*\); \/\/ (.*)$/m.exec(example!)?.[1];
+      expect(stdout.trim()).toBe(expected);
+    } finally {
+      await rm(file, { force: true });
+    }
+  });
+});
