@@ -16,6 +16,17 @@ export type {
 } from './audit.js';
 export { auditLog, verifyAuditLog } from './audit.js';
 export { stricterBudgets } from './budgets.js';
+export type {
+  Canary,
+  CanaryOptions,
+  CanaryRunOptions,
+  CanaryRunResult,
+  CanaryStats,
+  CanaryVariant,
+  CanaryWorkflowOptions,
+  CanaryWorkflowResult,
+} from './canary.js';
+export { canaryBucket, createCanary } from './canary.js';
 export { canonicalHash, canonicalJson } from './canonical.js';
 export type { PolicyIssue } from './errors.js';
 export {
