@@ -54,6 +54,7 @@ export class GovernedRun implements AIRun {
   readonly #originals = new Map<string, ToolLike>();
   /** Shadow mode only: `stopWhen` already counted the step the next model call would take. */
   #prepaidStep = false;
+  #waiting: Set<() => void> | undefined;
 
   constructor(run: ActiveRun, shared: Shared) {
     this.run = run;
@@ -212,16 +213,8 @@ export class GovernedRun implements AIRun {
     const toolCall = options.toolCall;
     if (!this.#originals.has(toolCall.toolName)) return undefined;
     const name = this.#shared.toolNames[toolCall.toolName] ?? toolCall.toolName;
-    const run = this.run;
-    let stopped = run.stopped;
-    if (!stopped) {
-      try {
-        run.check(); // the kill switch and the deadline
-      } catch (error) {
-        if (!StopError.is(error)) throw error;
-        stopped = run.stopped;
-      }
-    }
+    // The kill switch and the deadline stop the run as they happen; the gateway checks again when the call runs.
+    const stopped = this.run.stopped;
     if (stopped) return { type: 'denied', reason: `Run stopped: ${stopped.reason} (${stopped.detail})` };
     const verdict = this.#shared.verdicts.get(name);
     if (!verdict) {
@@ -373,22 +366,42 @@ export class GovernedRun implements AIRun {
 
   /** Settles like `promise`, or with STOPPED as soon as the run stops (a provider that ignores its abort signal). */
   #untilStopped<T>(promise: PromiseLike<T>): Promise<T | typeof STOPPED> {
-    const signal = this.run.signal;
-    if (signal.aborted) return Promise.resolve(STOPPED);
+    if (this.run.stopped) return Promise.resolve(STOPPED);
+    const waiting = this.#stopWaiters();
     return new Promise((resolve, reject) => {
-      const onAbort = () => resolve(STOPPED);
-      signal.addEventListener('abort', onAbort, { once: true });
+      const onStop = () => resolve(STOPPED);
+      waiting.add(onStop);
       promise.then(
         value => {
-          signal.removeEventListener('abort', onAbort);
+          waiting.delete(onStop);
           resolve(value);
         },
         (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
+          waiting.delete(onStop);
           reject(error);
         },
       );
     });
+  }
+
+  /**
+   * Who to tell when the run stops: one listener on the run's signal for the whole run, instead of adding and
+   * removing one on every model call (an EventTarget is not cheap).
+   */
+  #stopWaiters(): Set<() => void> {
+    if (!this.#waiting) {
+      const waiting = new Set<() => void>();
+      this.#waiting = waiting;
+      this.run.signal.addEventListener(
+        'abort',
+        () => {
+          for (const onStop of waiting) onStop();
+          waiting.clear();
+        },
+        { once: true },
+      );
+    }
+    return this.#waiting;
   }
 
   /**
@@ -397,25 +410,26 @@ export class GovernedRun implements AIRun {
    */
   #watch(source: ReadableStream<unknown>, model: ModelInfo): ReadableStream<unknown> {
     const reader = source.getReader();
-    const signal = this.run.signal;
+    const waiting = this.#stopWaiters();
     const spec = model.specificationVersion;
     let done = false;
     let finished = false;
-    let onAbort: (() => void) | undefined;
+    let onStop: (() => void) | undefined;
     const close = () => {
       done = true;
-      if (onAbort) signal.removeEventListener('abort', onAbort);
+      if (onStop) waiting.delete(onStop);
     };
     return new ReadableStream<unknown>({
       start: controller => {
-        onAbort = () => {
+        onStop = () => {
           if (done || finished) return;
           close();
-          controller.enqueue(finishPart(spec, this.run.stopped!));
+          const stopped = this.run.stopped!;
+          controller.enqueue(finishPart(spec, stopped));
           controller.close();
-          reader.cancel(signal.reason).catch(() => undefined);
+          reader.cancel(new StopError(stopped.reason, stopped.detail)).catch(() => undefined);
         };
-        signal.addEventListener('abort', onAbort, { once: true });
+        waiting.add(onStop);
       },
       pull: async controller => {
         let next: { done: boolean; value?: unknown };
@@ -487,16 +501,12 @@ function spent(run: ActiveRun): boolean {
   return false;
 }
 
-/** The tool's options with an abort signal that also fires when the run stops (made only if the tool asks). */
+/** The tool's options, with an abort signal that also fires when the run stops. */
 function toolOptions(options: ToolExecutionOptionsLike | undefined, context: ToolContext): ToolExecutionOptionsLike {
-  let merged: AbortSignal | undefined;
   const sdkSignal = options?.abortSignal;
   return {
     ...(options as ToolExecutionOptionsLike),
-    get abortSignal() {
-      merged ??= sdkSignal ? AbortSignal.any([sdkSignal, context.signal]) : context.signal;
-      return merged;
-    },
+    abortSignal: sdkSignal ? AbortSignal.any([sdkSignal, context.signal]) : context.signal,
   };
 }
 
