@@ -62,6 +62,8 @@ export const ATTR_WORKFLOW_STEP = 'bounded.workflow.step';
 export const ATTR_ATTEMPT = 'bounded.workflow.attempt';
 export const ATTR_OUTCOME = 'bounded.outcome';
 export const ATTR_METADATA_PREFIX = 'bounded.metadata.';
+/** The canary side of a run (`metadata.canary` set by core's `createCanary`): `baseline` or `candidate`. */
+export const ATTR_CANARY = 'bounded.canary';
 const BUDGET_KEYS = new Map<string, string>();
 /** `bounded.budget.<kind>.limit | used | remaining`, e.g. `bounded.budget.tool_calls.remaining`. */
 export function budgetAttribute(kind: string, field: 'limit' | 'used' | 'remaining'): string {
@@ -116,7 +118,7 @@ export const METRICS: readonly MetricInfo[] = [
     instrument: 'histogram',
     unit: '{call}',
     description: 'Tool calls admitted per run',
-    attributes: [ATTR_GEN_AI_AGENT_NAME, ATTR_MODE, ATTR_STATUS, ATTR_STOP_KIND],
+    attributes: [ATTR_GEN_AI_AGENT_NAME, ATTR_MODE, ATTR_STATUS, ATTR_STOP_KIND, ATTR_CANARY],
   },
   {
     name: METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
@@ -124,7 +126,13 @@ export const METRICS: readonly MetricInfo[] = [
     instrument: 'histogram',
     unit: '{token}',
     description: 'Tokens per model request, by token type (input, output)',
-    attributes: [ATTR_GEN_AI_TOKEN_TYPE, ATTR_GEN_AI_OPERATION_NAME, ATTR_GEN_AI_AGENT_NAME, ATTR_GEN_AI_REQUEST_MODEL],
+    attributes: [
+      ATTR_GEN_AI_TOKEN_TYPE,
+      ATTR_GEN_AI_OPERATION_NAME,
+      ATTR_GEN_AI_AGENT_NAME,
+      ATTR_GEN_AI_REQUEST_MODEL,
+      ATTR_CANARY,
+    ],
   },
   {
     name: METRIC_RUN_DURATION,
@@ -132,7 +140,7 @@ export const METRICS: readonly MetricInfo[] = [
     instrument: 'histogram',
     unit: 's',
     description: 'Duration of a governed run',
-    attributes: [ATTR_GEN_AI_AGENT_NAME, ATTR_MODE, ATTR_STATUS, ATTR_STOP_KIND],
+    attributes: [ATTR_GEN_AI_AGENT_NAME, ATTR_MODE, ATTR_STATUS, ATTR_STOP_KIND, ATTR_CANARY],
   },
   {
     name: METRIC_TOOL_DURATION,
@@ -148,7 +156,7 @@ export const METRICS: readonly MetricInfo[] = [
     instrument: 'counter',
     unit: '{run}',
     description: 'Runs ended, by status and stop reason',
-    attributes: [ATTR_GEN_AI_AGENT_NAME, ATTR_MODE, ATTR_STATUS, ATTR_STOP_KIND, ATTR_STOP_REASON],
+    attributes: [ATTR_GEN_AI_AGENT_NAME, ATTR_MODE, ATTR_STATUS, ATTR_STOP_KIND, ATTR_STOP_REASON, ATTR_CANARY],
   },
   {
     name: METRIC_DECISIONS,

@@ -397,6 +397,36 @@ describe('metrics', () => {
     expect(new Set(names)).toEqual(new Set(['kb.read', 'invented.one', '_other']));
   });
 
+  it("labels a canary's run metrics with its side, and only with baseline or candidate", async () => {
+    const { governor: g } = governor({});
+    const ask = (canary: string | undefined) =>
+      g.run({ agent: 'support', ...(canary ? { metadata: { canary } } : {}) }, async run => {
+        run.usage({ inputTokens: 10, outputTokens: 1 });
+        return run.tool('kb.read', {}, async () => 1);
+      });
+    await ask('baseline');
+    await ask('candidate');
+    await ask('candidate');
+    await ask('something-else');
+    await ask(undefined);
+    const metrics = await collect();
+    const runs = points(metrics, 'bounded.runs').dataPoints.map(p => [p.attributes['bounded.canary'] ?? null, p.value]);
+    expect(runs).toEqual(
+      expect.arrayContaining([
+        ['baseline', 1],
+        ['candidate', 2],
+        [null, 2],
+      ]),
+    );
+    expect(runs).toHaveLength(3);
+    for (const name of ['bounded.run.duration', 'bounded.run.tool_calls', 'gen_ai.client.token.usage']) {
+      const labels = new Set(points(metrics, name).dataPoints.map(p => p.attributes['bounded.canary'] ?? null));
+      expect(labels, name).toEqual(new Set(['baseline', 'candidate', null]));
+    }
+    const span = byName('invoke_agent support').find(s => s.attributes['bounded.metadata.canary'] === 'candidate');
+    expect(span).toBeDefined();
+  });
+
   it('counts kill-switch events', async () => {
     const { governor: g } = governor({});
     await g.kill({ scope: 'agent', agent: 'x' });

@@ -71,6 +71,8 @@ interface RunState {
   readonly pendingApprovals: Map<string, { readonly callId: string; readonly tool: string }>;
   readonly agent: string;
   readonly mode: string;
+  /** `baseline` or `candidate` for a canary's runs (metadata.canary); a metric label, so nothing else is kept. */
+  readonly canary: 'baseline' | 'candidate' | undefined;
 }
 
 interface Instruments {
@@ -198,6 +200,7 @@ class TelemetryObserver implements BoundedTelemetry {
           [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
         };
         if (event.model) common[sc.ATTR_GEN_AI_REQUEST_MODEL] = event.model;
+        if (run?.canary) common[sc.ATTR_CANARY] = run.canary;
         this.#metrics.tokens.record(event.inputTokens, {
           ...common,
           [sc.ATTR_GEN_AI_TOKEN_TYPE]: sc.GEN_AI_TOKEN_TYPE_INPUT,
@@ -306,6 +309,7 @@ class TelemetryObserver implements BoundedTelemetry {
       pendingApprovals: new Map(),
       agent: event.agent,
       mode: event.mode,
+      canary: canaryVariant(event.metadata.canary),
     });
   }
 
@@ -319,6 +323,7 @@ class TelemetryObserver implements BoundedTelemetry {
       [sc.ATTR_MODE]: event.mode,
       [sc.ATTR_STATUS]: event.status,
       ...(stopKind ? { [sc.ATTR_STOP_KIND]: stopKind } : {}),
+      ...(run?.canary ? { [sc.ATTR_CANARY]: run.canary } : {}),
     };
     this.#metrics.runToolCalls.record(usage.toolCalls, metricAttributes);
     this.#metrics.runDuration.record(usage.durationMs / 1000, metricAttributes);
@@ -541,6 +546,11 @@ function addDecisionAttributes(attributes: Attributes, event: ToolDecisionEvent)
   if (event.approvedBy) attributes[sc.ATTR_APPROVED_BY] = event.approvedBy;
   if (event.idempotencyKey) attributes[sc.ATTR_IDEMPOTENCY_KEY] = event.idempotencyKey;
   return attributes;
+}
+
+/** Only the two sides become a label value: metadata is free-form, labels must stay few. */
+function canaryVariant(value: unknown): 'baseline' | 'candidate' | undefined {
+  return value === 'baseline' || value === 'candidate' ? value : undefined;
 }
 
 function kindOf(reason: string): string {
