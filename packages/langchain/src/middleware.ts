@@ -12,7 +12,7 @@ import {
 import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
 import { Command, getConfig, isCommand } from '@langchain/langgraph';
 import { type AgentMiddleware, createMiddleware } from 'langchain';
-import { z } from 'zod';
+import { z as z3 } from 'zod/v3';
 import { AgentStoppedError } from './errors.js';
 import {
   defaultStopMessage,
@@ -27,11 +27,15 @@ import {
 import { addRun, NO_THREAD_USAGE, remainingBudgets, threadDetail } from './threads.js';
 import type { BoundedMiddlewareOptions, BoundedRunState, InvocationInfo, ThreadBudgets, ThreadUsage } from './types.js';
 
-/** The agent state key the middleware adds: `result.bounded` after an invocation. */
-const stateSchema = z.object({ bounded: z.custom<BoundedRunState>().optional() });
+/** The middleware's state schema type, as createAgent infers the agent's state from it: `result.bounded`. */
+export type BoundedStateSchema = z3.ZodObject<{ bounded: z3.ZodOptional<z3.ZodType<BoundedRunState>> }>;
 
-/** The middleware's state schema type, as createAgent infers the agent's state from it. */
-export type BoundedStateSchema = typeof stateSchema;
+/**
+ * The agent state key the middleware adds. A zod 3 schema of `any`, on purpose: LangChain builds a partial copy
+ * of a middleware's state schema and parses the state with it on every model call, and a new zod 4 schema
+ * compiles its parser first (tens of microseconds, a fifth of a fast step); this one costs about three.
+ */
+const stateSchema = z3.object({ bounded: z3.any() }) as unknown as BoundedStateSchema;
 
 /**
  * Governs a LangChain v1 agent: one Bounded run per `invoke`/`stream`. Every model call is a step (budgets for
@@ -140,10 +144,7 @@ class Governance {
     let response: ModelResponse;
     try {
       await run.step();
-      response = await untilStopped(
-        run,
-        run.within(() => handler(request)),
-      );
+      response = await invocation.untilStopped(run.within(() => handler(request)));
     } catch (error) {
       invocation.active--;
       if (StopError.is(error)) return this.#stopped(invocation);
@@ -197,7 +198,7 @@ class Governance {
     try {
       value = await run.within(() =>
         run.tool(name, call.args ?? {}, args => this.#execute(request, handler, args), {
-          ...(call.id === undefined ? {} : { callId: call.id }),
+          callId: call.id,
         }),
       );
     } catch (error) {
@@ -309,6 +310,8 @@ class Invocation {
   result: RunResult<unknown> | undefined;
   #ending: Promise<RunResult<unknown>> | undefined;
   #paused = false;
+  /** Rejects the model call in progress when the run stops. */
+  #interrupt: ((reason: unknown) => void) | undefined;
   readonly #threadBudgets: ThreadBudgets | undefined;
   readonly #threadBefore: ThreadUsage | undefined;
   /** Budget keys where what the thread had left was the binding limit. */
@@ -349,9 +352,39 @@ class Invocation {
         // A stop that comes while no hook of this invocation runs (the kill switch, the deadline between
         // nodes) ends the run at once; the next hook, if the graph is still going, ends the invocation.
         const signal = run.signal;
-        if (!signal.aborted) signal.addEventListener('abort', () => this.idle(), { once: true });
+        const onStop = () => {
+          this.#interrupt?.(signal.reason);
+          this.idle();
+        };
+        if (signal.aborted) onStop();
+        else signal.addEventListener('abort', onStop, { once: true });
         return run;
       });
+  }
+
+  /**
+   * Settles like the model call, or rejects with the run's StopError as soon as the run stops (deadline, kill
+   * switch): one listener per run, not one per call.
+   */
+  untilStopped<T>(pending: Promise<T>): Promise<T> {
+    const run = this.run;
+    if (run?.stopped) {
+      pending.catch(() => undefined);
+      return Promise.reject(run.signal.reason);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.#interrupt = reject;
+      pending.then(
+        value => {
+          this.#interrupt = undefined;
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#interrupt = undefined;
+          reject(error);
+        },
+      );
+    });
   }
 
   get endedOk(): boolean {
@@ -460,27 +493,4 @@ function endsAgent(request: ToolRequestLike, message: unknown): boolean {
     if (candidate && AIMessage.isInstance(candidate)) return (candidate.tool_calls?.length ?? 0) === 1;
   }
   return false;
-}
-
-/** Settles like `promise`, or rejects with the run's StopError as soon as the run stops (deadline, kill switch). */
-function untilStopped<T>(run: ActiveRun, promise: Promise<T>): Promise<T> {
-  const signal = run.signal;
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      value => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

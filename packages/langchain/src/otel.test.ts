@@ -46,7 +46,11 @@ describe('spans from @bounded/otel in the trace of the invocation', () => {
     ];
     const model = fakeModel();
     for (const turn of turns) model.respond(() => tracer.startActiveSpan('POST /chat', span => (span.end(), turn)));
-    const agent = createAgent({ model, tools: [kbSearch], middleware: [boundedMiddleware(governor, { agent: 'support' })] });
+    const agent = createAgent({
+      model,
+      tools: [kbSearch],
+      middleware: [boundedMiddleware(governor, { agent: 'support' })],
+    });
 
     const state = await tracer.startActiveSpan('POST /support', async span => {
       try {
