@@ -1,6 +1,6 @@
 import { createGovernor } from '@bounded/core';
 import { boundedTelemetry } from '@bounded/otel';
-import { context, trace } from '@opentelemetry/api';
+import { context, type Tracer, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { createAgent, fakeModel, tool } from 'langchain';
@@ -24,6 +24,17 @@ function tracing() {
 
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 
+/** Work done in a span of its own, as an instrumented HTTP client does it. */
+function inSpan<T>(tracer: Tracer, name: string, work: () => T): T {
+  return tracer.startActiveSpan(name, span => {
+    try {
+      return work();
+    } finally {
+      span.end();
+    }
+  });
+}
+
 describe('spans from @bounded/otel in the trace of the invocation', () => {
   it('puts the run span under the caller, every tool span under the run, and the work of each inside its span', async () => {
     const { exporter, provider, tracer } = tracing();
@@ -32,10 +43,11 @@ describe('spans from @bounded/otel in the trace of the invocation', () => {
       observers: [boundedTelemetry({ tracer })],
     });
     // A tool and a model that make spans of their own, as instrumented HTTP clients would.
-    const kbSearch = tool(
-      async ({ query }) => tracer.startActiveSpan(`GET /kb?q=${query}`, span => (span.end(), `found ${query}`)),
-      { name: 'kb_search', description: 'search', schema: z.object({ query: z.string() }) },
-    );
+    const kbSearch = tool(async ({ query }) => inSpan(tracer, `GET /kb?q=${query}`, () => `found ${query}`), {
+      name: 'kb_search',
+      description: 'search',
+      schema: z.object({ query: z.string() }),
+    });
     const turns = [
       calls([
         ['kb_search', { query: 'a' }],
@@ -45,7 +57,7 @@ describe('spans from @bounded/otel in the trace of the invocation', () => {
       answer('done'),
     ];
     const model = fakeModel();
-    for (const turn of turns) model.respond(() => tracer.startActiveSpan('POST /chat', span => (span.end(), turn)));
+    for (const turn of turns) model.respond(() => inSpan(tracer, 'POST /chat', () => turn));
     const agent = createAgent({
       model,
       tools: [kbSearch],
