@@ -1,6 +1,6 @@
 import { type BoundedEvent, createGovernor, type PolicyInput, type RunResult, UsageError } from '@bounded/core';
 import { HumanMessage, ToolMessage } from '@langchain/core/messages';
-import { MemorySaver } from '@langchain/langgraph';
+import { MemorySaver, RunControl } from '@langchain/langgraph';
 import { createAgent, tool, toolStrategy } from 'langchain';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -86,6 +86,20 @@ describe('boundedMiddleware', () => {
     expect(first.bounded?.runId).not.toBe(second.bounded?.runId);
     expect([first.bounded?.usage.steps, second.bounded?.usage.steps]).toEqual([2, 2]);
     expect(ran.kb_search).toBe(2);
+  });
+
+  it('starts afresh after a stop, even when the caller reuses one RunControl for several invocations', async () => {
+    const governor = createGovernor({ policy: { ...DESK, budgets: { max_tool_calls: 1 } } });
+    const { tools, ran } = deskTools();
+    const model = scripted(call('kb_search', { query: 'a' }), call('kb_search', { query: 'b' }), answer('fresh'));
+    const agent = createAgent({ model, tools, middleware: [boundedMiddleware(governor)] });
+    // createAgent's config type does not list LangGraph's `control`, but passes it on.
+    const reused = { control: new RunControl() } as never;
+    const first = await agent.invoke(question(), reused);
+    const second = await agent.invoke(question(), reused);
+    expect(first.bounded).toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls' });
+    expect(second.bounded).toMatchObject({ status: 'ok', usage: { steps: 1 } });
+    expect(ran.kb_search).toBe(1);
   });
 
   it('turns a tool error into a message for the model, as LangChain does, and counts it as a failure', async () => {

@@ -264,6 +264,7 @@ class Governance {
   /** Ends the invocation with its stop: a final message and the reason in the state (or AgentStoppedError). */
   async #stopped(invocation: Invocation): Promise<Command> {
     const result = await invocation.end();
+    invocation.delivered = true;
     this.#throwIfAsked(result);
     const bounded = invocation.state(result);
     const stop = { reason: bounded.stopReason ?? ('error' as StopReason), detail: bounded.detail ?? '' };
@@ -283,9 +284,10 @@ class Governance {
       );
     }
     let invocation = this.#invocations.get(control);
-    // A run that ended normally is over; anything after it in the same graph run (an agent used twice as a
-    // subgraph) is a new run. A stopped run stays stopped.
-    if (invocation === undefined || invocation.endedOk) {
+    // A run that ended normally, or whose end the graph was told, is over: anything after it under the same
+    // RunControl (an agent used twice as a subgraph, a control reused across invocations) is a new run. A run
+    // that stopped while the graph goes on stays stopped until the graph hears it.
+    if (invocation === undefined || invocation.endedOk || invocation.delivered) {
       invocation = new Invocation(this, request);
       this.#invocations.set(control, invocation);
       this.#abandoned.register(control, invocation, invocation);
@@ -310,6 +312,8 @@ class Invocation {
   result: RunResult<unknown> | undefined;
   #ending: Promise<RunResult<unknown>> | undefined;
   #paused = false;
+  /** The graph has been handed this run's end (its final message or error): later hooks belong to a new run. */
+  delivered = false;
   /** Rejects the model call in progress when the run stops. */
   #interrupt: ((reason: unknown) => void) | undefined;
   readonly #threadBudgets: ThreadBudgets | undefined;
