@@ -10,7 +10,17 @@ import {
 import { createAgent } from 'langchain';
 import { describe, expect, it } from 'vitest';
 import { boundedMiddleware } from './middleware.js';
-import { answer, call, calls, deskTools, type Mode, question, runAgent, scripted } from './test-utils/agents.js';
+import {
+  answer,
+  call,
+  calls,
+  deskTools,
+  type Mode,
+  question,
+  runAgent,
+  SlowModel,
+  scripted,
+} from './test-utils/agents.js';
 import { toolDefinitions } from './tool-definitions.js';
 import type { BoundedMiddlewareOptions } from './types.js';
 
@@ -116,6 +126,18 @@ describe.each<Mode>(['invoke', 'stream'])('boundedMiddleware through createAgent
     expect(state.bounded).toMatchObject({ status: 'stopped', stopReason: 'max_seconds' });
     expect(s.ran.slow_lookup).toBe(1);
     expect(s.model.callCount).toBe(1);
+  });
+
+  it('max_seconds: a model call that hangs is abandoned at the deadline', async () => {
+    const s = setup({ budgets: { max_seconds: 0.2 } }, scripted(answer('too late')), {}, {}, deskTools());
+    const slow = new SlowModel(s.model, 3_000);
+    const agent = createAgent({ model: slow, tools: [], middleware: [boundedMiddleware(s.governor)] });
+    const started = performance.now();
+    const state = await runAgent(agent, mode, question());
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(state.bounded).toMatchObject({ status: 'stopped', stopReason: 'max_seconds', usage: { steps: 1 } });
+    expect(lastText(state)).toMatch(/^Run stopped by policy \(max_seconds\)/);
+    slow.release();
   });
 
   it('max_tokens: the response that spends the budget is its last', async () => {

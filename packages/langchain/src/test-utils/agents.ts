@@ -1,4 +1,6 @@
-import { AIMessage, HumanMessage } from '@langchain/core/messages';
+import { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages';
+import type { ChatResult } from '@langchain/core/outputs';
 import { fakeModel, tool } from 'langchain';
 import { z } from 'zod';
 
@@ -113,4 +115,43 @@ export async function runAgent<S>(
   let last: unknown;
   for await (const chunk of stream) last = chunk;
   return last as S;
+}
+
+/** A chat model that takes `delayMs` to answer (what a hung provider looks like), then answers as `inner` does. */
+export class SlowModel extends BaseChatModel {
+  readonly #inner: ReturnType<typeof scripted>;
+  readonly #delayMs: number;
+  readonly #timers = new Set<NodeJS.Timeout>();
+
+  constructor(inner: ReturnType<typeof scripted>, delayMs: number) {
+    super({});
+    this.#inner = inner;
+    this.#delayMs = delayMs;
+  }
+
+  _llmType(): string {
+    return 'slow';
+  }
+
+  override bindTools(): this {
+    return this;
+  }
+
+  async _generate(messages: BaseMessage[]): Promise<ChatResult> {
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        resolve();
+      }, this.#delayMs);
+      this.#timers.add(timer);
+    });
+    const message = await this.#inner.invoke(messages);
+    return { generations: [{ text: '', message }] };
+  }
+
+  /** Lets the test end without waiting for the hung call. */
+  release(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+  }
 }
