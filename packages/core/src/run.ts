@@ -28,9 +28,10 @@ import type {
   AdmissionOutcome,
   AdmissionRequest,
   IdempotencyBegin,
-  IdempotencyStore,
+  IdempotencyOptions,
   LimitOutcome,
   LimitRequest,
+  OnCrash,
   Stores,
 } from './stores/types.js';
 import type { PriceTable, ToolRule, ToolRules } from './tool-rules.js';
@@ -614,20 +615,21 @@ export class RunImpl implements ActiveRun {
   }
 
   /** Idempotency and approval: the parts of a call that wait on a store or a person. */
-  async #guarded<A, R>(
+  #guarded<A, R>(
     call: CallState,
     args: A,
     execute: ToolExecute<A, R>,
     options: ToolCallOptions | undefined,
     begun: Begun | undefined,
   ): Promise<R> {
-    try {
-      return await this.#guardedInner(call, args, execute, options, begun);
-    } catch (error) {
+    const guarded = this.#guardedInner(call, args, execute, options, begun);
+    // Nothing reserved, nothing to give back: no extra promise on the common path.
+    if (call.costUsd === 0) return guarded;
+    return guarded.catch((error: unknown) => {
       // Refused, conflicting or stopped before it ran: nothing was spent.
       if (!call.executed) this.settleCost(call, 0);
       throw error;
-    }
+    });
   }
 
   async #guardedInner<A, R>(
@@ -952,15 +954,19 @@ export class RunImpl implements ActiveRun {
   /** Takes from the cross-run limits; returns a promise only when the store is asynchronous. */
   #takeCrossRun(call: CallState): Promise<void> | undefined {
     const requests = this.#crossRunRequests(call);
-    const failed = (error: unknown) => this.#storeFailed(call, 'cross-run limits', error);
     let outcome: ReturnType<Stores['limits']['take']>;
     try {
       outcome = this.#g.stores.limits.take(requests, Date.now());
     } catch (error) {
-      failed(error);
+      this.#storeFailed(call, 'cross-run limits', error);
       return undefined;
     }
-    if (outcome instanceof Promise) return outcome.then(result => this.#onTaken(call, requests, result), failed);
+    if (outcome instanceof Promise) {
+      return outcome.then(
+        result => this.#onTaken(call, requests, result),
+        (error: unknown) => this.#storeFailed(call, 'cross-run limits', error),
+      );
+    }
     this.#onTaken(call, requests, outcome);
     return undefined;
   }
@@ -997,11 +1003,16 @@ export class RunImpl implements ActiveRun {
   ): Promise<{ value: unknown } | undefined> {
     const store = this.#g.stores.idempotency;
     const ttl = this.#ttlMs();
-    let next = first;
-    for (;;) {
-      const begun = next ?? (await this.#begin(store, call, key, fingerprint, ttl));
-      next = undefined;
-      if (begun === undefined) return undefined; // unchecked (fail_mode.reads: open)
+    let begun = first;
+    for (; ; begun = undefined) {
+      if (begun === undefined) {
+        try {
+          begun = await store.begin(key, fingerprint, ttl, ON_CRASH[call.rule.onCrash]);
+        } catch (error) {
+          this.#storeFailed(call, 'its idempotency record', error);
+          return undefined; // a read under fail_mode.reads: open runs unchecked
+        }
+      }
       switch (begun.status) {
         case 'acquired':
           return undefined;
@@ -1043,22 +1054,6 @@ export class RunImpl implements ActiveRun {
           return { value: begun.value };
         }
       }
-    }
-  }
-
-  /** `idempotency.begin`, with a store failure handled by `fail_mode` (undefined: run unchecked). */
-  async #begin(
-    store: IdempotencyStore,
-    call: CallState,
-    key: string,
-    fingerprint: string,
-    ttl: number,
-  ): Promise<IdempotencyBegin | undefined> {
-    try {
-      return await store.begin(key, fingerprint, ttl, { onCrash: call.rule.onCrash });
-    } catch (error) {
-      this.#storeFailed(call, 'its idempotency record', error);
-      return undefined;
     }
   }
 
@@ -1390,6 +1385,12 @@ class ToolCall implements ToolContext {
     this.#run.settleCost(this, usd);
   }
 }
+
+/** The options `idempotency.begin` receives, made once. */
+const ON_CRASH: Readonly<Record<OnCrash, IdempotencyOptions>> = {
+  retry: Object.freeze({ onCrash: 'retry' }),
+  block: Object.freeze({ onCrash: 'block' }),
+};
 
 /** What `#admitShared` already knows when it hands a call on: its idempotency key, and how its record began. */
 interface Begun {
