@@ -103,7 +103,7 @@ suite(title, () => {
       const refused = await write(2);
       expect(refused).toMatchObject({ status: 'stopped', stopReason: 'store_unavailable' });
       expect(refused.status === 'stopped' && refused.detail).toMatch(/Redis unavailable/);
-      expect(performance.now() - started).toBeLessThan(100);
+      expect(performance.now() - started).toBeLessThan(500); // at once, not after a reconnect
       await expect(stores.limits.take([], Date.now())).resolves.toEqual({ ok: true });
       await expect(stores.idempotency.begin('k', 'f', 1000)).rejects.toBeInstanceOf(StoreUnavailableError);
       await redis.start();
@@ -125,7 +125,7 @@ suite(title, () => {
         const killedAt = performance.now();
         await ops.killSwitch.kill({ scope: 'agent', agent: 'a' }, { by: 'ops' });
         expect(await hanging).toMatchObject({ stopReason: 'killed' });
-        expect(performance.now() - killedAt).toBeLessThan(100);
+        expect(performance.now() - killedAt).toBeLessThan(500);
       } finally {
         await ops.close();
       }
