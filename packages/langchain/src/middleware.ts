@@ -111,11 +111,11 @@ type ToolHandler = (request: ToolRequestLike) => Promise<ToolMessage | Command> 
 
 /** A failed tool call's error ToolMessage, thrown through `run.tool()` so the gateway records a failure. */
 class ToolFailure extends Error {
-  readonly message_: ToolMessage;
+  readonly result: ToolMessage;
 
-  constructor(message: ToolMessage) {
-    super(typeof message.content === 'string' ? message.content : 'tool failed');
-    this.message_ = message;
+  constructor(result: ToolMessage) {
+    super(typeof result.content === 'string' ? result.content : 'tool failed');
+    this.result = result;
   }
 }
 
@@ -153,6 +153,7 @@ class Governance {
         throw error;
       }
       await invocation.end({ error });
+      invocation.delivered = true;
       throw error;
     }
     invocation.active--;
@@ -171,6 +172,7 @@ class Governance {
       return response;
     }
     const result = await invocation.end({ output: message });
+    invocation.delivered = true;
     this.#throwIfAsked(result);
     const bounded = invocation.state(result);
     if (isStructured(response)) {
@@ -205,7 +207,7 @@ class Governance {
       invocation.active--;
       if (error instanceof ToolFailure) {
         invocation.idle();
-        return error.message_;
+        return error.result;
       }
       if (ToolRefusedError.is(error)) {
         invocation.idle();
@@ -221,8 +223,11 @@ class Governance {
         throw error;
       }
       // LangChain turns a tool's invalid input into a message for the model; anything else fails the invocation.
-      if (!(error instanceof Error && error.name === 'ToolInvocationError')) await invocation.end({ error });
-      else invocation.idle();
+      if (error instanceof Error && error.name === 'ToolInvocationError') invocation.idle();
+      else {
+        await invocation.end({ error });
+        invocation.delivered = true;
+      }
       throw error;
     }
     invocation.active--;
@@ -230,6 +235,7 @@ class Governance {
     if (request.tool?.returnDirect === true && endsAgent(request, message)) {
       // A return-direct tool ends the agent without another model call: the run ends here.
       const result = await invocation.end({ output: message });
+      invocation.delivered = true;
       this.#throwIfAsked(result);
       return new Command({ update: { messages: [message], bounded: invocation.state(result) } });
     }
