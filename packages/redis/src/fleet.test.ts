@@ -1,5 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { PendingApproval } from '@bounded/core';
+import { Redis } from 'ioredis';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { redisApprovals } from './approvals.js';
+import { requestDigest, signDecision } from './signing.js';
 import { type RedisStores, redisStores } from './stores.js';
 import { describeWithRedis, uniquePrefix } from './test-utils/redis.js';
 import { spawnWorker, type Worker } from './test-utils/workers.js';
@@ -104,4 +109,36 @@ describeWithRedis('a fleet of processes on one Redis', url => {
     expect(sorted).toHaveLength(rounds * runs * 4);
     expect(p99).toBeLessThanOrEqual(100);
   }, 120_000);
+
+  it('approvals: a forged and an expired decision from outside are refused; a signed one from this process runs the write', async () => {
+    const secret = randomBytes(32).toString('base64');
+    const [worker] = await fleet('approval.mjs', 1, { secret });
+    const admin = await redisApprovals({ url, prefix, secret });
+    const raw = new Redis(url);
+    try {
+      const requested = new Promise<PendingApproval>(resolve => admin.onRequest(resolve));
+      worker!.send({ type: 'go' });
+      const pending = await requested;
+      expect(pending).toMatchObject({ tool: 'payments.refund', args: { order: 'o-7', cents: 990 } });
+      const digest = requestDigest(JSON.parse((await raw.hget(`${prefix}approvals`, pending.id))!));
+      const plant = async (decision: object) => {
+        await raw.set(`${prefix}approval:${pending.id}`, JSON.stringify(decision));
+        await raw.publish(`${prefix}approvals`, JSON.stringify({ type: 'decided', id: pending.id }));
+        await sleep(200);
+      };
+      const now = Date.now();
+      const fields = { id: pending.id, approved: true, by: 'mallory', reason: null, request: digest };
+      await plant(signDecision(randomBytes(32), { ...fields, decidedAt: now, expiresAt: now + 60_000 })); // forged
+      await plant(signDecision(secret, { ...fields, decidedAt: now - 120_000, expiresAt: now - 60_000 })); // expired
+      expect((await admin.pending()).map(p => p.id)).toEqual([pending.id]);
+      expect(await admin.approve(pending.id, { by: 'alice@example.com' })).toEqual({ ok: true });
+      const done = await worker!.next('done');
+      console.log(
+        `approvals: a write in another process refused ${done.refused.join(', ')} decisions, ran once on alice's`,
+      );
+      expect(done).toMatchObject({ status: 'ok', output: 1, executions: 1, refused: ['bad_signature', 'expired'] });
+    } finally {
+      await Promise.all([admin.close(), raw.quit()]);
+    }
+  }, 60_000);
 });
