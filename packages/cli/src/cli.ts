@@ -2,6 +2,7 @@ import { CliUsageError, wantsJson } from './args.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { EXPLAIN_HELP, explainCommand } from './explain.js';
 import { type CliIo, writeJson, writeLines } from './io.js';
+import { MINE_HELP, mineCommand } from './mine.js';
 import { didYouMean } from './suggest.js';
 import { VALIDATE_HELP, validateCommand } from './validate.js';
 import { cliVersion } from './version.js';
@@ -25,6 +26,12 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     usage: 'explain <policy-file> --tool <name>',
     help: EXPLAIN_HELP,
     run: explainCommand,
+  },
+  mine: {
+    summary: 'Find the common tool-call paths in traces; write them as a workflow',
+    usage: 'mine <traces> | --jaeger <url> --service <name>',
+    help: MINE_HELP,
+    run: mineCommand,
   },
 };
 
