@@ -1,6 +1,7 @@
 import { CliUsageError, wantsJson } from './args.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { EXPLAIN_HELP, explainCommand } from './explain.js';
+import { GOLDEN_HELP, goldenCommand } from './golden.js';
 import { type CliIo, writeJson, writeLines } from './io.js';
 import { MINE_HELP, mineCommand } from './mine.js';
 import { didYouMean } from './suggest.js';
@@ -32,6 +33,12 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     usage: 'mine <traces> | --jaeger <url> --service <name>',
     help: MINE_HELP,
     run: mineCommand,
+  },
+  golden: {
+    summary: 'Run golden tasks under a baseline and a candidate config; fail on drift',
+    usage: 'golden run <suite> --baseline <config> --candidate <config>',
+    help: GOLDEN_HELP,
+    run: goldenCommand,
   },
 };
 
