@@ -1,9 +1,11 @@
 import { CliUsageError, wantsJson } from './args.js';
+import { AUDIT_HELP, auditCommand } from './audit.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { EXPLAIN_HELP, explainCommand } from './explain.js';
 import { GOLDEN_HELP, goldenCommand } from './golden.js';
 import { type CliIo, writeJson, writeLines } from './io.js';
 import { MINE_HELP, mineCommand } from './mine.js';
+import { REPORT_HELP, reportCommand } from './run-report.js';
 import { didYouMean } from './suggest.js';
 import { VALIDATE_HELP, validateCommand } from './validate.js';
 import { cliVersion } from './version.js';
@@ -39,6 +41,18 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     usage: 'golden run <suite> --baseline <config> --candidate <config>',
     help: GOLDEN_HELP,
     run: goldenCommand,
+  },
+  report: {
+    summary: 'Summarize runs from an audit log or traces; --html: a timeline per run',
+    usage: 'report <audit.jsonl | traces> [--html <out.html>]',
+    help: REPORT_HELP,
+    run: reportCommand,
+  },
+  audit: {
+    summary: "Verify an audit log's hash chain",
+    usage: 'audit verify <audit.jsonl>',
+    help: AUDIT_HELP,
+    run: auditCommand,
   },
 };
 
