@@ -1,5 +1,6 @@
 import { CliUsageError, wantsJson } from './args.js';
 import { AUDIT_HELP, auditCommand } from './audit.js';
+import { CANARY_HELP, canaryCommand } from './canary.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { EXPLAIN_HELP, explainCommand } from './explain.js';
 import { GOLDEN_HELP, goldenCommand } from './golden.js';
@@ -41,6 +42,12 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     usage: 'golden run <suite> --baseline <config> --candidate <config>',
     help: GOLDEN_HELP,
     run: goldenCommand,
+  },
+  canary: {
+    summary: "Compare a canary's candidate with its baseline (Prometheus or traces); fail on drift",
+    usage: 'canary report --prometheus <url> | <traces>',
+    help: CANARY_HELP,
+    run: canaryCommand,
   },
   report: {
     summary: 'Summarize runs from an audit log or traces; --html: a timeline per run',
