@@ -10,6 +10,8 @@ async function cli(argv: string[], options: Parameters<typeof captureIo>[0] = {}
   return { code, stdout: captured.stdout(), stderr: captured.stderr() };
 }
 
+const ALL = 'validate, explain, mine, golden, canary, report, audit, kill, revive, approvals';
+
 describe('bounded', () => {
   it('--help lists the commands, the options and the exit codes', async () => {
     for (const flag of ['--help', '-h']) {
@@ -20,6 +22,9 @@ describe('bounded', () => {
       expect(stdout).toMatch(/^ {2}explain <policy-file> --tool <name> +Say what the policy decides/m);
       expect(stdout).toContain('Exit codes');
       expect(stdout).toMatch(/^ {2}3 {2}explain: the tool call is denied$/m);
+      expect(stdout).toMatch(/^ {2}mine <traces> \| --jaeger <url> --service <name> +Find the common tool-call paths/m);
+      expect(stdout).toMatch(/^ {2}4 {2}golden run, canary report: the candidate drifted past a threshold$/m);
+      expect(stdout).toMatch(/^ {2}6 {2}Jaeger, Prometheus or Redis cannot be reached$/m);
     }
   });
 
@@ -58,7 +63,7 @@ describe('bounded', () => {
     expect(typo.code).toBe(2);
     expect(typo.stdout).toBe('');
     expect(typo.stderr).toBe(
-      'bounded: unknown command "valdiate"; did you mean "validate"? Commands: validate, explain.\n' +
+      `bounded: unknown command "valdiate"; did you mean "validate"? Commands: ${ALL}.\n` +
         'Run "bounded --help" for usage.\n',
     );
 
@@ -68,11 +73,11 @@ describe('bounded', () => {
     const far = await cli(['deploy']);
     expect(far.code).toBe(2);
     expect(far.stderr).not.toContain('did you mean');
-    expect(far.stderr).toContain('Commands: validate, explain.');
+    expect(far.stderr).toContain(`Commands: ${ALL}.`);
 
     const option = await cli(['--verbose']);
     expect(option.code).toBe(2);
-    expect(option.stderr).toContain('unknown option --verbose. Commands: validate, explain.');
+    expect(option.stderr).toContain(`unknown option --verbose. Commands: ${ALL}.`);
 
     const misspelled = await cli(['--verison']);
     expect(misspelled.stderr).toContain('unknown option --verison; did you mean --version?');
@@ -95,7 +100,7 @@ describe('bounded', () => {
       error: {
         code: 'usage',
         message: expect.stringContaining('unknown command "lint"'),
-        commands: ['validate', 'explain'],
+        commands: ALL.split(', '),
       },
     });
   });

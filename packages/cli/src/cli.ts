@@ -6,6 +6,7 @@ import { EXPLAIN_HELP, explainCommand } from './explain.js';
 import { GOLDEN_HELP, goldenCommand } from './golden.js';
 import { type CliIo, writeJson, writeLines } from './io.js';
 import { MINE_HELP, mineCommand } from './mine.js';
+import { APPROVALS_HELP, approvalsCommand, KILL_HELP, killCommand, REVIVE_HELP, reviveCommand } from './operator.js';
 import { REPORT_HELP, reportCommand } from './run-report.js';
 import { didYouMean } from './suggest.js';
 import { VALIDATE_HELP, validateCommand } from './validate.js';
@@ -61,10 +62,40 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     help: AUDIT_HELP,
     run: auditCommand,
   },
+  kill: {
+    summary: 'Throw the kill switch (global, agent, run) for every process sharing Redis',
+    usage: 'kill --global | --agent <name> | --run <id>',
+    help: KILL_HELP,
+    run: killCommand,
+  },
+  revive: {
+    summary: 'Undo a kill: new runs of the target are allowed again',
+    usage: 'revive --global | --agent <name> | --run <id>',
+    help: REVIVE_HELP,
+    run: reviveCommand,
+  },
+  approvals: {
+    summary: 'List, approve or reject the writes waiting in the Redis approval queue',
+    usage: 'approvals list | approve <id> | reject <id>',
+    help: APPROVALS_HELP,
+    run: approvalsCommand,
+  },
 };
 
 /** Options of the commands, which are not options of `bounded` itself. */
-const COMMAND_OPTIONS: ReadonlySet<string> = new Set(['--json', '--tool', '--args']);
+const COMMAND_OPTIONS: ReadonlySet<string> = new Set([
+  '--json',
+  '--tool',
+  '--args',
+  '--jaeger',
+  '--service',
+  '--agent',
+  '--html',
+  '--baseline',
+  '--candidate',
+  '--prometheus',
+  '--redis',
+]);
 
 /** The commands `bounded` knows, in the order `--help` lists them. */
 export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
@@ -77,7 +108,8 @@ export function mainHelp(): string {
     const command = COMMANDS[name]!;
     return `  ${command.usage.padEnd(width)}  ${command.summary}`;
   });
-  return `bounded ${cliVersion()}: check Bounded policies (budgets, tool permissions, approvals, stop reasons).
+  return `bounded ${cliVersion()}: check Bounded policies, mine traces for workflows, catch drift with golden tasks
+and canaries, report runs, and operate the kill switch and approvals.
 
 Usage
   bounded <command> [options]
@@ -86,22 +118,29 @@ Commands
 ${commands.join('\n')}
 
 Options
-  --json         Machine-readable output: one JSON document on stdout (validate, explain)
+  --json         Machine-readable output: one JSON document on stdout (every command)
   -h, --help     Show help; bounded <command> --help shows a command's options
   -v, --version  Print the version
 
 Exit codes
-  0  ok: the policy is valid; the tool call is allowed, auto-approved or needs approval
-  1  the policy is invalid (every problem is listed with its line and key path)
-  2  usage error (unknown command or option, bad --args), or the policy file cannot be read
+  0  ok: the policy is valid, the call is allowed or needs approval, no drift, the chain is intact
+  1  invalid input: a policy, suite, config or trace file with problems (each listed), no runs to
+     mine or report, no waiting approval with that id
+  2  usage error (unknown command or option, bad --args), a file that cannot be read
   3  explain: the tool call is denied
+  4  golden run, canary report: the candidate drifted past a threshold
+  5  audit verify: the audit log's chain is broken
+  6  Jaeger, Prometheus or Redis cannot be reached
 
 Colors are used only on a terminal, never with NO_COLOR set.
 
 Examples
   bounded validate examples/policies/default.yaml
-  bounded explain examples/policies/default.yaml --tool kb.read
-  bounded explain examples/policies/default.yaml --tool payments.refund --args '{"amount": 20}' --json`;
+  bounded explain examples/policies/default.yaml --tool payments.refund --args '{"amount": 20}'
+  bounded mine --jaeger http://127.0.0.1:16686 --service support-desk --since 24h
+  bounded golden run suite.yaml --baseline baseline.yaml --candidate candidate.yaml
+  bounded report audit.jsonl --html runs.html
+  bounded kill --agent support-agent --reason "runaway spend"`;
 }
 
 /**

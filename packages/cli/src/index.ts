@@ -1,4 +1,6 @@
 export { CliUsageError } from './args.js';
+export { AUDIT_HELP, auditCommand } from './audit.js';
+export { CANARY_HELP, canaryCommand, PrometheusError, prometheusSides } from './canary.js';
 export { COMMAND_NAMES, mainHelp, runCli } from './cli.js';
 export type { DriftFinding, DriftMetric, DriftReport, RunSample, SideSummary } from './drift.js';
 export { compareSides, summarize } from './drift.js';
@@ -13,13 +15,24 @@ export { DEFAULT_THRESHOLDS, loadGoldenConfig, loadGoldenSuite } from './golden-
 export type { CliIo, Writer } from './io.js';
 export type { MineOptions, MineResult, PathStats } from './mine.js';
 export { MINE_HELP, mineCommand, minePaths } from './mine.js';
+export {
+  APPROVALS_HELP,
+  approvalsCommand,
+  KILL_HELP,
+  killCommand,
+  REVIVE_HELP,
+  reviveCommand,
+} from './operator.js';
 export type { PolicyFileResult } from './policy-file.js';
 export { readPolicyFile } from './policy-file.js';
 export type { JsonIssue } from './report.js';
 export { formatIssues, jsonIssue } from './report.js';
+export { REPORT_HELP, reportCommand } from './run-report.js';
 export type { SkeletonOptions } from './skeleton.js';
 export { generateWorkflow } from './skeleton.js';
 export { summarizePolicy } from './summary.js';
+export type { TimelinePageOptions } from './timeline-html.js';
+export { renderTimelinePage } from './timeline-html.js';
 export type { RunRecord, TimelineMark, ToolCallRecord } from './traces.js';
 export { RunCollector, readJaegerTraces, readTraceFile, TraceInputError, toolPath } from './traces.js';
 export { VALIDATE_HELP, validateCommand } from './validate.js';
