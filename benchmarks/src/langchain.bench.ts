@@ -22,7 +22,8 @@ import { z } from 'zod';
 import { type BenchCase, type BenchResult, environment, formatNs, printTable } from './harness.js';
 
 const STEPS = 10;
-const INVOCATIONS_PER_BATCH = 8;
+/** One invocation per sample, the cases alternating: load that comes and goes on a shared machine hits all alike. */
+const INVOCATIONS_PER_BATCH = 1;
 
 /**
  * A model that asks for a tool until the conversation holds STEPS tool results, then answers; every response
@@ -90,7 +91,7 @@ interface Measured {
  * when other work shares the machine.
  */
 async function measure(cases: readonly BenchCase[], rounds: number, iterations: number): Promise<Measured[]> {
-  for (const bench of cases) await bench.run(iterations * 2);
+  for (const bench of cases) await bench.run(iterations * 40);
   const wall = new Map<string, number[]>(cases.map(c => [c.name, []]));
   const cpu = new Map<string, number[]>(cases.map(c => [c.name, []]));
   for (let round = 0; round < rounds; round++) {
@@ -118,7 +119,7 @@ async function measure(cases: readonly BenchCase[], rounds: number, iterations: 
   return cases.map(c => ({ wall: summary(c.name, wall.get(c.name)!), cpu: summary(c.name, cpu.get(c.name)!) }));
 }
 
-const ROUNDS = 21;
+const ROUNDS = 401;
 
 async function main() {
   console.log(`Bounded LangChain middleware benchmark (${environment()})`);

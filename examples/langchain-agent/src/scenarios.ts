@@ -8,7 +8,13 @@ import {
   type RunResult,
   type StopReason,
 } from '@bounded/core';
-import { type BoundedRunState, boundedMiddleware, interruptApprover, toolDefinitions } from '@bounded/langchain';
+import {
+  type BoundedRunState,
+  boundedMiddleware,
+  boundedRun,
+  interruptApprover,
+  toolDefinitions,
+} from '@bounded/langchain';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { AIMessage, HumanMessage } from '@langchain/core/messages';
 import { Command, MemorySaver } from '@langchain/langgraph';
@@ -203,7 +209,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   }
   governor.close();
 
-  const bounded = state.bounded;
+  const bounded = boundedRun(state);
   const outcome = bounded?.status === 'stopped' ? bounded.stopReason : bounded?.status;
   return {
     scenario,

@@ -7,7 +7,7 @@ export type {
   InterruptApproverOptions,
 } from './interrupt-approver.js';
 export { interruptApprover } from './interrupt-approver.js';
-export type { BoundedStateSchema } from './middleware.js';
+export { boundedRun } from './messages.js';
 export { boundedMiddleware } from './middleware.js';
 export type { NamedTool, ToolDefinitionsOptions } from './tool-definitions.js';
 export { toolDefinitions } from './tool-definitions.js';

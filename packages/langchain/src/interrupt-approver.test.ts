@@ -3,6 +3,7 @@ import { Command, MemorySaver } from '@langchain/langgraph';
 import { createAgent } from 'langchain';
 import { describe, expect, it } from 'vitest';
 import { decisionOf, interruptApprover } from './interrupt-approver.js';
+import { boundedRun } from './messages.js';
 import { boundedMiddleware } from './middleware.js';
 import { answer, call, deskTools, type Mode, question, runAgent, scripted } from './test-utils/agents.js';
 
@@ -58,7 +59,7 @@ describe.each<Mode>(['invoke', 'stream'])("approvals through LangGraph's interru
       config,
     );
     expect(s.ran.crm_update).toBe(1);
-    expect(resumed.bounded).toMatchObject({ status: 'ok' });
+    expect(boundedRun(resumed)).toMatchObject({ status: 'ok' });
     expect(String(resumed.messages.at(-1)?.content)).toBe('Done.');
     expect(s.events.find(e => e.type === 'approval.decided')).toMatchObject({ approved: true, by: 'human' });
     expect(s.governor.stats().runsActive).toBe(0);
@@ -70,8 +71,8 @@ describe.each<Mode>(['invoke', 'stream'])("approvals through LangGraph's interru
     await s.agent.invoke(question('Upgrade acme'), config);
     const resume = new Command({ resume: { decisions: [{ type: 'reject', message: 'not without a contract' }] } });
     const resumed = await runAgent(s.agent, mode, resume, config);
-    expect(resumed.bounded).toMatchObject({ status: 'stopped', stopReason: 'approval_rejected:crm_update' });
-    expect(resumed.bounded?.detail).toMatch(/not without a contract/);
+    expect(boundedRun(resumed)).toMatchObject({ status: 'stopped', stopReason: 'approval_rejected:crm_update' });
+    expect(boundedRun(resumed)?.detail).toMatch(/not without a contract/);
     expect(s.ran.crm_update).toBe(0);
   });
 
@@ -81,8 +82,8 @@ describe.each<Mode>(['invoke', 'stream'])("approvals through LangGraph's interru
     await s.agent.invoke(question('Upgrade acme'), config);
     await new Promise(resolve => setTimeout(resolve, 80));
     const resumed = await runAgent(s.agent, mode, new Command({ resume: true }), config);
-    expect(resumed.bounded?.stopReason).toBe('approval_rejected:crm_update');
-    expect(resumed.bounded?.detail).toMatch(/expired/);
+    expect(boundedRun(resumed)?.stopReason).toBe('approval_rejected:crm_update');
+    expect(boundedRun(resumed)?.detail).toMatch(/expired/);
     expect(s.ran.crm_update).toBe(0);
   });
 });

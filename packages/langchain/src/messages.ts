@@ -127,3 +127,64 @@ export function stateOf(result: RunResult<unknown>, thread: ThreadUsage | undefi
     ...(thread ? { thread } : {}),
   };
 }
+
+/** Where the result rides: the final message's `response_metadata`, which providers never send back to a model. */
+const KEY = 'bounded';
+
+/** A copy of the final message that carries the run's result (a copy: the model's own message stays as it was). */
+export function withRun<M extends AIMessage | ToolMessage>(message: M, run: BoundedRunState): M {
+  const response_metadata = { ...message.response_metadata, [KEY]: run };
+  if (ToolMessage.isInstance(message)) {
+    return new ToolMessage({
+      content: message.content,
+      tool_call_id: message.tool_call_id,
+      ...(message.id === undefined ? {} : { id: message.id }),
+      ...(message.name === undefined ? {} : { name: message.name }),
+      status: message.status ?? 'success',
+      artifact: message.artifact,
+      additional_kwargs: message.additional_kwargs,
+      response_metadata,
+    }) as M;
+  }
+  const ai = message as AIMessage;
+  return new AIMessage({
+    content: ai.content,
+    ...(ai.id === undefined ? {} : { id: ai.id }),
+    ...(ai.name === undefined ? {} : { name: ai.name }),
+    tool_calls: ai.tool_calls ?? [],
+    invalid_tool_calls: ai.invalid_tool_calls ?? [],
+    ...(ai.usage_metadata ? { usage_metadata: ai.usage_metadata } : {}),
+    additional_kwargs: ai.additional_kwargs,
+    response_metadata,
+  }) as M;
+}
+
+interface MessageLike {
+  readonly response_metadata?: Record<string, unknown>;
+}
+
+/**
+ * The result of the governed run that ended an agent invocation: it rides on the final message of the state.
+ *
+ * ```ts
+ * const state = await agent.invoke(input);
+ * boundedRun(state)?.stopReason; // 'max_tool_calls'
+ * ```
+ */
+export function boundedRun(
+  state: { readonly messages?: readonly MessageLike[] } | readonly MessageLike[],
+): BoundedRunState | undefined {
+  const messages = Array.isArray(state) ? state : ((state as { messages?: readonly MessageLike[] }).messages ?? []);
+  const last = messages.at(-1);
+  return last?.response_metadata?.[KEY] as BoundedRunState | undefined;
+}
+
+/** What the thread's earlier turns used: the totals on the last message that carries a result. */
+export function threadUsageOf(messages: readonly MessageLike[] | undefined): ThreadUsage | undefined {
+  if (!messages) return undefined;
+  for (let index = messages.length - 1; index >= 0; index--) {
+    const run = messages[index]?.response_metadata?.[KEY] as BoundedRunState | undefined;
+    if (run) return run.thread;
+  }
+  return undefined;
+}

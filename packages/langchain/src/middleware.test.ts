@@ -5,6 +5,7 @@ import { createAgent, tool, toolStrategy } from 'langchain';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AgentStoppedError } from './errors.js';
+import { boundedRun } from './messages.js';
 import { boundedMiddleware } from './middleware.js';
 import { answer, call, calls, deskTools, question, scripted } from './test-utils/agents.js';
 
@@ -20,7 +21,7 @@ describe('boundedMiddleware', () => {
     const governor = createGovernor({ policy: { ...DESK, tools: { ...DESK.tools, on_refusal: 'continue' } } });
     const agent = createAgent({ model, tools, middleware: [boundedMiddleware(governor)] });
     const state = await agent.invoke(question());
-    expect(state.bounded).toMatchObject({ status: 'ok' });
+    expect(boundedRun(state)).toMatchObject({ status: 'ok' });
     expect(ran.admin_delete_user).toBe(0);
     const refusal = state.messages[2] as ToolMessage;
     expect(refusal.status).toBe('error');
@@ -65,9 +66,9 @@ describe('boundedMiddleware', () => {
       return createAgent({ model, tools, middleware: [middleware] });
     });
     const states = await Promise.all(agents.map(agent => agent.invoke(question())));
-    expect(states.map(s => s.bounded?.status)).toEqual(['ok', 'ok', 'ok']);
-    expect(new Set(states.map(s => s.bounded?.runId)).size).toBe(3);
-    expect(states.map(s => s.bounded?.usage.toolCalls)).toEqual([2, 2, 2]);
+    expect(states.map(s => boundedRun(s)?.status)).toEqual(['ok', 'ok', 'ok']);
+    expect(new Set(states.map(s => boundedRun(s)?.runId)).size).toBe(3);
+    expect(states.map(s => boundedRun(s)?.usage.toolCalls)).toEqual([2, 2, 2]);
     expect(governor.stats()).toMatchObject({ runsStarted: 3, runsActive: 0 });
   });
 
@@ -83,8 +84,8 @@ describe('boundedMiddleware', () => {
     const agent = createAgent({ model, tools, middleware: [boundedMiddleware(governor)] });
     const first = await agent.invoke(question());
     const second = await agent.invoke(question());
-    expect(first.bounded?.runId).not.toBe(second.bounded?.runId);
-    expect([first.bounded?.usage.steps, second.bounded?.usage.steps]).toEqual([2, 2]);
+    expect(boundedRun(first)?.runId).not.toBe(boundedRun(second)?.runId);
+    expect([boundedRun(first)?.usage.steps, boundedRun(second)?.usage.steps]).toEqual([2, 2]);
     expect(ran.kb_search).toBe(2);
   });
 
@@ -97,8 +98,8 @@ describe('boundedMiddleware', () => {
     const reused = { control: new RunControl() } as never;
     const first = await agent.invoke(question(), reused);
     const second = await agent.invoke(question(), reused);
-    expect(first.bounded).toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls' });
-    expect(second.bounded).toMatchObject({ status: 'ok', usage: { steps: 1 } });
+    expect(boundedRun(first)).toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls' });
+    expect(boundedRun(second)).toMatchObject({ status: 'ok', usage: { steps: 1 } });
     expect(ran.kb_search).toBe(1);
   });
 
@@ -116,7 +117,7 @@ describe('boundedMiddleware', () => {
     const model = scripted(call('kb_flaky', {}), answer('The CRM is down, try later.'));
     const agent = createAgent({ model, tools: [flaky], middleware: [boundedMiddleware(governor)] });
     const state = await agent.invoke(question());
-    expect(state.bounded).toMatchObject({ status: 'ok' });
+    expect(boundedRun(state)).toMatchObject({ status: 'ok' });
     expect(attempts).toBe(1);
     const failed = state.messages[2] as ToolMessage;
     expect(failed.status).toBe('error');
@@ -159,7 +160,7 @@ describe('boundedMiddleware', () => {
       ['first', 'acme is now on enterprise'],
       ['retry', 'acme is now on enterprise'],
     ]);
-    expect(state.bounded?.usage).toMatchObject({ toolCalls: 2 });
+    expect(boundedRun(state)?.usage).toMatchObject({ toolCalls: 2 });
   });
 
   it('ends the run on a structured response and keeps it', async () => {
@@ -178,7 +179,7 @@ describe('boundedMiddleware', () => {
     });
     const state = await agent.invoke(question('The site is down!'));
     expect(state.structuredResponse).toEqual({ topic: 'outage', urgent: true });
-    expect(state.bounded).toMatchObject({ status: 'ok', usage: { steps: 2, toolCalls: 1 } });
+    expect(boundedRun(state)).toMatchObject({ status: 'ok', usage: { steps: 2, toolCalls: 1 } });
     expect(state.messages.map(m => m.getType())).toEqual(['human', 'ai', 'tool', 'ai', 'tool', 'ai']);
   });
 
@@ -199,7 +200,7 @@ describe('boundedMiddleware', () => {
     });
     const state = await agent.invoke(question());
     expect(String(state.messages.at(-1)?.content)).toBe('sent: fixed');
-    expect(state.bounded).toMatchObject({ status: 'ok', usage: { steps: 1, toolCalls: 1 } });
+    expect(boundedRun(state)).toMatchObject({ status: 'ok', usage: { steps: 1, toolCalls: 1 } });
     expect(results).toHaveLength(1);
     expect(model.callCount).toBe(1);
   });
@@ -224,7 +225,7 @@ describe('boundedMiddleware', () => {
       ],
     });
     const state = await agent.invoke(question(), { context: { tenant: 'acme', plan: 'free' } });
-    expect(state.bounded).toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls' });
+    expect(boundedRun(state)).toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls' });
     expect(events.find(e => e.type === 'run.start')).toMatchObject({
       agent: 'support',
       tenant: 'acme',
@@ -242,7 +243,7 @@ describe('boundedMiddleware', () => {
       middleware: [boundedMiddleware(governor, { toolName: name => name.replace('_', '.') })],
     });
     const state = await agent.invoke(question());
-    expect(state.bounded).toMatchObject({ status: 'stopped', stopReason: 'tool_denied:crm.update' });
+    expect(boundedRun(state)).toMatchObject({ status: 'stopped', stopReason: 'tool_denied:crm.update' });
     expect(ran).toMatchObject({ kb_search: 1, crm_update: 0 });
   });
 
@@ -276,17 +277,17 @@ describe('budgets across the turns of a thread', () => {
     );
     const config = { configurable: { thread_id: 'chat-1' } };
     const first = await agent.invoke(question('hi'), config);
-    expect(first.bounded).toMatchObject({ status: 'ok', thread: { runs: 1, toolCalls: 2, steps: 3 } });
+    expect(boundedRun(first)).toMatchObject({ status: 'ok', thread: { runs: 1, toolCalls: 2, steps: 3 } });
     const second = await agent.invoke({ messages: [new HumanMessage('and more?')] }, config);
-    expect(second.bounded).toMatchObject({
+    expect(boundedRun(second)).toMatchObject({
       status: 'stopped',
       stopReason: 'max_tool_calls',
       thread: { runs: 2, toolCalls: 3 },
     });
-    expect(second.bounded?.detail).toMatch(/the thread's max_tool_calls is 3 and earlier turns used 2/);
+    expect(boundedRun(second)?.detail).toMatch(/the thread's max_tool_calls is 3 and earlier turns used 2/);
     expect(ran.kb_search).toBe(3);
     // Another thread starts with the whole budget.
     const other = await agent.invoke(question(), { configurable: { thread_id: 'chat-2' } });
-    expect(other.bounded).toMatchObject({ status: 'ok', thread: { runs: 1, toolCalls: 0 } });
+    expect(boundedRun(other)).toMatchObject({ status: 'ok', thread: { runs: 1, toolCalls: 0 } });
   });
 });

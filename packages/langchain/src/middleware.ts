@@ -10,9 +10,8 @@ import {
   UsageError,
 } from '@bounded/core';
 import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
-import { Command, getConfig, isCommand } from '@langchain/langgraph';
+import { type Command, getConfig, isCommand } from '@langchain/langgraph';
 import { type AgentMiddleware, createMiddleware } from 'langchain';
-import { z as z3 } from 'zod/v3';
 import { AgentStoppedError } from './errors.js';
 import {
   defaultStopMessage,
@@ -21,52 +20,43 @@ import {
   stateOf,
   stopAIMessage,
   stoppedToolMessage,
+  threadUsageOf,
   toolErrorMessage,
   usageOf,
+  withRun,
 } from './messages.js';
 import { addRun, NO_THREAD_USAGE, remainingBudgets, threadDetail } from './threads.js';
 import type { BoundedMiddlewareOptions, BoundedRunState, InvocationInfo, ThreadBudgets, ThreadUsage } from './types.js';
 
-/** The middleware's state schema type, as createAgent infers the agent's state from it: `result.bounded`. */
-export type BoundedStateSchema = z3.ZodObject<{ bounded: z3.ZodOptional<z3.ZodType<BoundedRunState>> }>;
-
-/**
- * The agent state key the middleware adds. A zod 3 schema of `any`, on purpose: LangChain builds a partial copy
- * of a middleware's state schema and parses the state with it on every model call, and a new zod 4 schema
- * compiles its parser first (tens of microseconds, a fifth of a fast step); this one costs about three.
- */
-const stateSchema = z3.object({ bounded: z3.any() }) as unknown as BoundedStateSchema;
-
 /**
  * Governs a LangChain v1 agent: one Bounded run per `invoke`/`stream`. Every model call is a step (budgets for
  * steps, tokens, USD and seconds are checked before it) and its `usage_metadata` is recorded; every tool call goes
- * through the gateway. A stop ends the invocation with a final message and `bounded.stopReason` in the state.
+ * through the gateway. A stop ends the invocation with a final message; the run's result is on the final message
+ * of the state (`boundedRun(state)`).
  *
  * ```ts
  * const agent = createAgent({ model, tools, middleware: [boundedMiddleware(governor, { agent: 'support' })] });
- * const result = await agent.invoke({ messages: [new HumanMessage('Where is my order?')] });
- * result.bounded; // { status: 'stopped', stopReason: 'max_tool_calls', ... }
+ * const state = await agent.invoke({ messages: [new HumanMessage('Where is my order?')] });
+ * boundedRun(state); // { status: 'stopped', stopReason: 'max_tool_calls', ... }
  * ```
  *
  * Only wrapping hooks are used (no graph nodes), so it costs little per step. Put it first in `middleware` so it
  * sees every model and tool call other middleware makes.
  */
-export function boundedMiddleware(
-  governor: Governor,
-  options: BoundedMiddlewareOptions = {},
-): AgentMiddleware<BoundedStateSchema> {
+export function boundedMiddleware(governor: Governor, options: BoundedMiddlewareOptions = {}): AgentMiddleware {
   if (!governor || typeof governor.start !== 'function') {
     throw new UsageError('boundedMiddleware(governor): pass the governor made by createGovernor()');
   }
   const governance = new Governance(governor, options);
+  // No state schema: LangChain parses a middleware's state on every model and tool call, which costs more per
+  // step than all of Bounded's checks. The run's result rides on the final message instead.
   return createMiddleware({
     name: options.name ?? 'Bounded',
-    stateSchema,
     wrapModelCall: (request, handler) =>
       governance.modelCall(request as unknown as ModelRequestLike, handler as unknown as ModelHandler) as never,
     wrapToolCall: (request, handler) =>
       governance.toolCall(request as unknown as ToolRequestLike, handler as unknown as ToolHandler) as never,
-  }) as AgentMiddleware<BoundedStateSchema>;
+  }) as AgentMiddleware;
 }
 
 // ---- the parts of LangChain's request types the middleware reads ----
@@ -78,7 +68,6 @@ interface RuntimeLike {
 
 interface StateLike {
   readonly messages?: readonly BaseMessage[];
-  readonly bounded?: BoundedRunState;
 }
 
 interface ModelRequestLike {
@@ -176,16 +165,13 @@ class Governance {
     this.#throwIfAsked(result);
     const bounded = invocation.state(result);
     if (isStructured(response)) {
-      // The agent adds the model's own message; the rest of the structured output goes with our state.
-      return new Command({
-        update: {
-          messages: response.messages.slice(1),
-          structuredResponse: response.structuredResponse,
-          bounded,
-        },
-      });
+      // The structured output ends with the agent's closing message: the result goes on that one.
+      const messages = [...response.messages];
+      const last = messages.at(-1);
+      if (last && AIMessage.isInstance(last)) messages[messages.length - 1] = withRun(last, bounded);
+      return { ...response, messages };
     }
-    return new Command({ update: { bounded } });
+    return AIMessage.isInstance(response) ? withRun(response, bounded) : response;
   }
 
   async toolCall(request: ToolRequestLike, handler: ToolHandler): Promise<ToolMessage | Command> {
@@ -237,7 +223,7 @@ class Governance {
       const result = await invocation.end({ output: message });
       invocation.delivered = true;
       this.#throwIfAsked(result);
-      return new Command({ update: { messages: [message], bounded: invocation.state(result) } });
+      return withRun(message as ToolMessage, invocation.state(result));
     }
     invocation.idle();
     return message;
@@ -267,15 +253,15 @@ class Governance {
     );
   }
 
-  /** Ends the invocation with its stop: a final message and the reason in the state (or AgentStoppedError). */
-  async #stopped(invocation: Invocation): Promise<Command> {
+  /** Ends the invocation with its stop: a final message that says why and carries the result (or AgentStoppedError). */
+  async #stopped(invocation: Invocation): Promise<AIMessage> {
     const result = await invocation.end();
     invocation.delivered = true;
     this.#throwIfAsked(result);
     const bounded = invocation.state(result);
     const stop = { reason: bounded.stopReason ?? ('error' as StopReason), detail: bounded.detail ?? '' };
     const content = (this.options.stopMessage ?? defaultStopMessage)(stop);
-    return new Command({ update: { messages: [stopAIMessage(content)], bounded } });
+    return withRun(stopAIMessage(content), bounded);
   }
 
   #throwIfAsked(result: RunResult<unknown>): void {
@@ -336,7 +322,7 @@ class Invocation {
     let budgets: Budgets | undefined = stricterBudgets(options.budgets, custom.budgets);
     this.#threadBudgets = options.thread?.budgets;
     if (this.#threadBudgets) {
-      const before = request.state.bounded?.thread ?? NO_THREAD_USAGE;
+      const before = threadUsageOf(request.state.messages) ?? NO_THREAD_USAGE;
       this.#threadBefore = before;
       const left = remainingBudgets(this.#threadBudgets, before);
       const others = stricterBudgets(owner.governor.policy.budgets, budgets);
@@ -448,7 +434,7 @@ class Invocation {
     return this.#ending;
   }
 
-  /** What goes into the agent's state under `bounded`. */
+  /** The result the final message carries. */
   state(result: RunResult<unknown>): BoundedRunState {
     const budgets = this.#threadBudgets;
     const before = this.#threadBefore;

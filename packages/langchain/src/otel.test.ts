@@ -6,6 +6,7 @@ import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerPro
 import { createAgent, fakeModel, tool } from 'langchain';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { boundedRun } from './messages.js';
 import { boundedMiddleware } from './middleware.js';
 import { answer, call, calls, question } from './test-utils/agents.js';
 
@@ -71,7 +72,7 @@ describe('spans from @bounded/otel in the trace of the invocation', () => {
         span.end();
       }
     });
-    expect(state.bounded?.status).toBe('ok');
+    expect(boundedRun(state)?.status).toBe('ok');
     await provider.forceFlush();
     const spans = exporter.getFinishedSpans();
     const byName = (name: string) => spans.filter(s => s.name === name);
@@ -103,7 +104,7 @@ describe('spans from @bounded/otel in the trace of the invocation', () => {
     const model = fakeModel().respond(call('admin_delete_user', { user: 'ceo' }));
     const agent = createAgent({ model, tools: [], middleware: [boundedMiddleware(governor, { agent: 'support' })] });
     const state = await agent.invoke(question());
-    expect(state.bounded?.stopReason).toBe('tool_denied:admin_delete_user');
+    expect(boundedRun(state)?.stopReason).toBe('tool_denied:admin_delete_user');
     await provider.forceFlush();
     const runSpan = exporter.getFinishedSpans().find(s => s.name === 'invoke_agent support');
     expect(runSpan?.attributes).toMatchObject({ 'bounded.stop_reason': 'tool_denied:admin_delete_user' });

@@ -1,6 +1,6 @@
 import type { Budgets, RunOptions, RunResult, StopReason } from '@bounded/core';
 
-/** What the agent's state holds under `bounded` once a governed run has ended. */
+/** How a governed run ended: on the final message of the agent's state, read with `boundedRun(state)`. */
 export interface BoundedRunState {
   readonly runId: string;
   readonly status: 'ok' | 'stopped';
@@ -58,7 +58,7 @@ export interface BoundedMiddlewareOptions {
   readonly runOptions?: (invocation: InvocationInfo) => InvocationRunOptions | undefined;
   /**
    * Budgets across the turns of one thread, for chat apps (needs a checkpointer and a `thread_id`). Each run
-   * gets what the thread has left; the totals live in the thread's state under `bounded.thread`.
+   * gets what the thread has left; the totals ride on each turn's final message (`boundedRun(state).thread`).
    */
   readonly thread?: { readonly budgets: ThreadBudgets };
   /** `end` (default): a stop ends the run with a final message. `error`: the invocation throws AgentStoppedError. */
