@@ -130,7 +130,7 @@ async function main() {
     modelCallLimitMiddleware({ runLimit: 1_000 }),
   ]);
   const measured = await measure([plain, bounded, limits], ROUNDS, STEPS * INVOCATIONS_PER_BATCH);
-  const what = `median of ${ROUNDS} interleaved rounds of ${INVOCATIONS_PER_BATCH} invocations × ${STEPS} steps`;
+  const what = `median of ${ROUNDS} interleaved rounds, each one invocation of ${STEPS} steps per case`;
   printTable(
     `Per agent step (model call + tool call), CPU time; ${what}`,
     measured.map(m => m.cpu),
