@@ -1,7 +1,7 @@
 import { type BoundedEvent, createGovernor, type PolicyInput, type RunResult, UsageError } from '@bounded/core';
 import { HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { MemorySaver, RunControl } from '@langchain/langgraph';
-import { createAgent, tool, toolStrategy } from 'langchain';
+import { createAgent, humanInTheLoopMiddleware, tool, toolStrategy } from 'langchain';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AgentStoppedError } from './errors.js';
@@ -245,6 +245,28 @@ describe('boundedMiddleware', () => {
     const state = await agent.invoke(question());
     expect(boundedRun(state)).toMatchObject({ status: 'stopped', stopReason: 'tool_denied:crm.update' });
     expect(ran).toMatchObject({ kb_search: 1, crm_update: 0 });
+  });
+
+  it("ends a run paused by another middleware's interrupt at its deadline, so nothing is left open", async () => {
+    const results: RunResult<unknown>[] = [];
+    const governor = createGovernor({ policy: { ...DESK, budgets: { max_seconds: 0.1 } } });
+    const { tools, ran } = deskTools();
+    const agent = createAgent({
+      model: scripted(call('kb_search', { query: 'a' })),
+      tools,
+      checkpointer: new MemorySaver(),
+      middleware: [
+        boundedMiddleware(governor, { onRunEnd: r => results.push(r) }),
+        humanInTheLoopMiddleware({ interruptOn: { kb_search: true } }),
+      ],
+    });
+    const paused = await agent.invoke(question(), { configurable: { thread_id: 'hitl' } });
+    expect(paused.__interrupt__).toHaveLength(1);
+    expect(governor.stats().runsActive).toBe(1);
+    await new Promise(resolve => setTimeout(resolve, 200));
+    expect(governor.stats().runsActive).toBe(0);
+    expect(results[0]).toMatchObject({ status: 'stopped', stopReason: 'max_seconds', usage: { steps: 1 } });
+    expect(ran.kb_search).toBe(0);
   });
 
   it('says what it needs when given no governor', () => {
