@@ -249,7 +249,7 @@ describe('boundedMiddleware', () => {
 
   it("ends a run paused by another middleware's interrupt at its deadline, so nothing is left open", async () => {
     const results: RunResult<unknown>[] = [];
-    const governor = createGovernor({ policy: { ...DESK, budgets: { max_seconds: 0.1 } } });
+    const governor = createGovernor({ policy: { ...DESK, budgets: { max_seconds: 0.5 } } });
     const { tools, ran } = deskTools();
     const agent = createAgent({
       model: scripted(call('kb_search', { query: 'a' })),
@@ -263,7 +263,7 @@ describe('boundedMiddleware', () => {
     const paused = await agent.invoke(question(), { configurable: { thread_id: 'hitl' } });
     expect(paused.__interrupt__).toHaveLength(1);
     expect(governor.stats().runsActive).toBe(1);
-    await new Promise(resolve => setTimeout(resolve, 200));
+    await new Promise(resolve => setTimeout(resolve, 800));
     expect(governor.stats().runsActive).toBe(0);
     expect(results[0]).toMatchObject({ status: 'stopped', stopReason: 'max_seconds', usage: { steps: 1 } });
     expect(ran.kb_search).toBe(0);
