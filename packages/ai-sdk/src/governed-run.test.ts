@@ -112,6 +112,34 @@ describe.each(SDKS)('$name', sdk => {
     expect(result!.finishReason).toBe('other');
   });
 
+  it('keeps the answer whose tokens spend the budget: it was paid for', async () => {
+    const governor = createGovernor({ policy: { budgets: { max_output_tokens: 8 } } });
+    const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+    const { tools } = leadTools(sdk);
+    const model = sdk.model([thrash(0), { text: 'Acme: 240 employees.', usage: { input: 10, output: 20 } }]);
+    const { result, bounded } = await ai.run({ agent: AGENT }, run =>
+      generateText({ ...run.settings({ model, tools }), prompt }),
+    );
+    expect(bounded).toMatchObject({ status: 'stopped', stopReason: 'max_output_tokens' });
+    expect(result!.text).toBe('Acme: 240 employees.');
+  });
+
+  it('discards the answer of a provider that ignored the abort, and counts its tokens', async () => {
+    const governor = createGovernor({ policy: {} });
+    const ai = boundedAI(governor);
+    const model = sdk.model([done]);
+    const answer = model.doGenerate;
+    model.doGenerate = async options => {
+      await governor.kill({ scope: 'agent', agent: AGENT }); // thrown while the call is in flight
+      return answer(options);
+    };
+    const { result, bounded } = await ai.run({ agent: AGENT }, run =>
+      generateText({ ...run.settings({ model }), prompt }),
+    );
+    expect(bounded).toMatchObject({ status: 'stopped', stopReason: 'killed', usage: { inputTokens: 10 } });
+    expect(result!.text).toBe('');
+  });
+
   it('records every model call’s tokens and cost, as the SDK counts them', async () => {
     const governor = createGovernor({
       policy: { pricing: { models: { 'mock-model': { input_per_1m: 2.5, output_per_1m: 10 } } } },

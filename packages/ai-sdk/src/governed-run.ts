@@ -38,15 +38,14 @@ type Execute = (input: unknown, options: ToolExecutionOptionsLike | undefined) =
 type ApprovalOptions = Parameters<BoundedToolApproval>[0];
 type ModelInfo = { readonly modelId: string; readonly specificationVersion?: string };
 
-/** Tools this package made, so wrapping them again (a second `tools()` call) does not govern a call twice. */
-const governedTools = new WeakSet<object>();
-
-/** The answer of a model call cut short by a stop. */
-const STOPPED = Symbol('stopped');
+/**
+ * Marks the tools this package made, so wrapping them again (a second `tools()` call) does not govern a call twice.
+ * A property rather than a WeakSet: ephemeron tables make every young-generation collection slower.
+ */
+const GOVERNED = Symbol.for('bounded.ai-sdk.governed');
 
 export class GovernedRun implements AIRun {
   readonly run: ActiveRun;
-  readonly middleware: BoundedMiddleware;
   readonly stopWhen: BoundedStopCondition;
   readonly toolApproval: BoundedToolApproval;
   readonly #shared: Shared;
@@ -55,6 +54,9 @@ export class GovernedRun implements AIRun {
   /** Shadow mode only: `stopWhen` already counted the step the next model call would take. */
   #prepaidStep = false;
   #waiting: Set<() => void> | undefined;
+  /** Whether the run has a budget `stopWhen` must watch (steps, tokens, USD); it does not change within a run. */
+  #spendable: boolean | undefined;
+  #middleware: BoundedMiddleware | undefined;
 
   constructor(run: ActiveRun, shared: Shared) {
     this.run = run;
@@ -62,7 +64,11 @@ export class GovernedRun implements AIRun {
     // Bound once: users hand these to the SDK detached from this object.
     this.stopWhen = () => this.#stopWhen();
     this.toolApproval = options => this.#approval(options, undefined);
-    this.middleware = {
+  }
+
+  /** Made on first use: most runs pass `model` through `settings()` and never read it. */
+  get middleware(): BoundedMiddleware {
+    this.#middleware ??= {
       specificationVersion: 'v3',
       transformParams: async <P extends CallOptionsLike>(options: { readonly params: P }) =>
         this.#withRunSignal(options.params),
@@ -75,6 +81,7 @@ export class GovernedRun implements AIRun {
         readonly model: ModelInfo;
       }) => this.#stream(options.doStream, options.model),
     };
+    return this.#middleware;
   }
 
   get stopped() {
@@ -96,7 +103,7 @@ export class GovernedRun implements AIRun {
       throw new UsageError('run.tools(): pass the object of tools you give the SDK');
     const out: Record<string, unknown> = {};
     for (const [key, tool] of Object.entries(tools as Record<string, ToolLike>)) {
-      out[key] = typeof tool?.execute === 'function' && !governedTools.has(tool) ? this.#govern(key, tool) : tool;
+      out[key] = typeof tool?.execute === 'function' && !(GOVERNED in tool) ? this.#govern(key, tool) : tool;
     }
     return out as T;
   }
@@ -108,14 +115,13 @@ export class GovernedRun implements AIRun {
     const execute = isAsyncGeneratorFunction(original)
       ? (input: unknown, options?: ToolExecutionOptionsLike) => this.#callStreamingTool(name, original, input, options)
       : (input: unknown, options?: ToolExecutionOptionsLike) => this.#callTool(name, original, input, options);
-    const governed: Record<string, unknown> = { ...tool, execute };
+    const governed: Record<string | symbol, unknown> = { ...tool, execute, [GOVERNED]: true };
     if (this.#shared.approvals === 'sdk') {
       // ai@6 asks the tool (ai@7 asks `toolApproval` first, which answers the same).
       governed.needsApproval = async (input: unknown, options: { toolCallId: string; messages?: unknown[] }) =>
         (await this.#needsSdkApproval(name, input)) ||
         (await askNeedsApproval(tool, input, { ...options, toolCallId: options?.toolCallId }));
     }
-    governedTools.add(governed);
     return governed as ToolLike;
   }
 
@@ -254,14 +260,11 @@ export class GovernedRun implements AIRun {
 
   #stopWhen(): boolean | Promise<boolean> {
     const run = this.run;
+    // The kill switch and the deadline stop the run as they happen (a subscription, a timer).
     if (run.stopped) return true;
-    try {
-      run.check();
-    } catch (error) {
-      if (StopError.is(error)) return true;
-      throw error;
+    if (!(this.#spendable ??= run.budgets().some(budget => SPENT_KINDS.has(budget.kind))) || !spent(run)) {
+      return false;
     }
-    if (!spent(run)) return false;
     // A budget the next model call would exceed: taking the step records the stop (the run's own words for it).
     return run.step().then(
       () => {
@@ -335,16 +338,20 @@ export class GovernedRun implements AIRun {
     const spec = model.specificationVersion;
     const before = await this.#beforeModelCall();
     if (before) return stoppedResponse(spec, before) as R;
-    let result: R | typeof STOPPED;
+    let result: R;
     try {
-      result = await this.#untilStopped(doGenerate());
+      // A stop aborts the call through its abort signal (see #withRunSignal); the provider then rejects.
+      result = await doGenerate();
     } catch (error) {
       const stopped = this.run.stopped;
       if (stopped) return stoppedResponse(spec, stopped) as R;
       throw error;
     }
-    if (result === STOPPED) return stoppedResponse(spec, this.run.stopped!) as R;
+    // A provider that ignored its abort signal answers after the stop: its tokens count, its answer is not used.
+    // (A stop that recording the tokens causes keeps the answer: it was the last one paid for.)
+    const stoppedDuring = this.run.stopped;
     this.#record(result.usage, model.modelId);
+    if (stoppedDuring) return stoppedResponse(spec, stoppedDuring) as R;
     return result;
   }
 
@@ -352,36 +359,20 @@ export class GovernedRun implements AIRun {
     const spec = model.specificationVersion;
     const before = await this.#beforeModelCall();
     if (before) return stoppedStream(spec, before) as unknown as R;
-    let result: R | typeof STOPPED;
+    let result: R;
     try {
-      result = await this.#untilStopped(doStream());
+      result = await doStream();
     } catch (error) {
       const stopped = this.run.stopped;
       if (stopped) return stoppedStream(spec, stopped) as unknown as R;
       throw error;
     }
-    if (result === STOPPED) return stoppedStream(spec, this.run.stopped!) as unknown as R;
+    const stopped = this.run.stopped;
+    if (stopped) {
+      result.stream.cancel(new StopError(stopped.reason, stopped.detail)).catch(() => undefined);
+      return stoppedStream(spec, stopped) as unknown as R;
+    }
     return { ...result, stream: this.#watch(result.stream, model) };
-  }
-
-  /** Settles like `promise`, or with STOPPED as soon as the run stops (a provider that ignores its abort signal). */
-  #untilStopped<T>(promise: PromiseLike<T>): Promise<T | typeof STOPPED> {
-    if (this.run.stopped) return Promise.resolve(STOPPED);
-    const waiting = this.#stopWaiters();
-    return new Promise((resolve, reject) => {
-      const onStop = () => resolve(STOPPED);
-      waiting.add(onStop);
-      promise.then(
-        value => {
-          waiting.delete(onStop);
-          resolve(value);
-        },
-        (error: unknown) => {
-          waiting.delete(onStop);
-          reject(error);
-        },
-      );
-    });
   }
 
   /**
