@@ -262,9 +262,8 @@ export class GovernedRun implements AIRun {
     const run = this.run;
     // The kill switch and the deadline stop the run as they happen (a subscription, a timer).
     if (run.stopped) return true;
-    if (!(this.#spendable ??= run.budgets().some(budget => SPENT_KINDS.has(budget.kind))) || !spent(run)) {
-      return false;
-    }
+    this.#spendable ??= run.budgets().some(budget => SPENT_KINDS.has(budget.kind));
+    if (!this.#spendable || !spent(run)) return false;
     // A budget the next model call would exceed: taking the step records the stop (the run's own words for it).
     return run.step().then(
       () => {
