@@ -44,6 +44,9 @@ type ModelInfo = { readonly modelId: string; readonly specificationVersion?: str
  */
 const GOVERNED = Symbol.for('bounded.ai-sdk.governed');
 
+/** The answer of a model call cut short by a stop. */
+const STOPPED = Symbol('stopped');
+
 export class GovernedRun implements AIRun {
   readonly run: ActiveRun;
   readonly stopWhen: BoundedStopCondition;
@@ -337,20 +340,19 @@ export class GovernedRun implements AIRun {
     const spec = model.specificationVersion;
     const before = await this.#beforeModelCall();
     if (before) return stoppedResponse(spec, before) as R;
-    let result: R;
+    let result: R | typeof STOPPED;
     try {
-      // A stop aborts the call through its abort signal (see #withRunSignal); the provider then rejects.
-      result = await doGenerate();
+      // A stop aborts the call through its abort signal (see #withRunSignal), and ends the wait even if the
+      // provider ignores that signal.
+      result = await this.#untilStopped(doGenerate());
     } catch (error) {
       const stopped = this.run.stopped;
       if (stopped) return stoppedResponse(spec, stopped) as R;
       throw error;
     }
-    // A provider that ignored its abort signal answers after the stop: its tokens count, its answer is not used.
-    // (A stop that recording the tokens causes keeps the answer: it was the last one paid for.)
-    const stoppedDuring = this.run.stopped;
+    if (result === STOPPED) return stoppedResponse(spec, this.run.stopped!) as R;
+    // Recording may stop the run (a token budget): the answer is kept, it was the last one paid for.
     this.#record(result.usage, model.modelId);
-    if (stoppedDuring) return stoppedResponse(spec, stoppedDuring) as R;
     return result;
   }
 
@@ -358,20 +360,36 @@ export class GovernedRun implements AIRun {
     const spec = model.specificationVersion;
     const before = await this.#beforeModelCall();
     if (before) return stoppedStream(spec, before) as unknown as R;
-    let result: R;
+    let result: R | typeof STOPPED;
     try {
-      result = await doStream();
+      result = await this.#untilStopped(doStream());
     } catch (error) {
       const stopped = this.run.stopped;
       if (stopped) return stoppedStream(spec, stopped) as unknown as R;
       throw error;
     }
-    const stopped = this.run.stopped;
-    if (stopped) {
-      result.stream.cancel(new StopError(stopped.reason, stopped.detail)).catch(() => undefined);
-      return stoppedStream(spec, stopped) as unknown as R;
-    }
+    if (result === STOPPED) return stoppedStream(spec, this.run.stopped!) as unknown as R;
     return { ...result, stream: this.#watch(result.stream, model) };
+  }
+
+  /** Settles like `promise`, or with STOPPED as soon as the run stops. */
+  #untilStopped<T>(promise: PromiseLike<T>): Promise<T | typeof STOPPED> {
+    if (this.run.stopped) return Promise.resolve(STOPPED);
+    const waiting = this.#stopWaiters();
+    return new Promise((resolve, reject) => {
+      const onStop = () => resolve(STOPPED);
+      waiting.add(onStop);
+      promise.then(
+        value => {
+          waiting.delete(onStop);
+          resolve(value);
+        },
+        (error: unknown) => {
+          waiting.delete(onStop);
+          reject(error);
+        },
+      );
+    });
   }
 
   /**
