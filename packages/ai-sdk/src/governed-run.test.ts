@@ -162,6 +162,30 @@ describe.each(SDKS)('$name', sdk => {
     });
   });
 
+  it("has the stop reason when the stream finishes, in the SDK's own onFinish too", async () => {
+    const governor = createGovernor({ policy: { budgets: { max_tool_calls: 2 } } });
+    const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+    const { tools, ran } = leadTools(sdk);
+    const model = sdk.model(thrash);
+    let seenInOnFinish: string | undefined;
+    const out = await ai.stream({ agent: AGENT }, run =>
+      streamText({
+        ...run.settings({ model, tools }),
+        prompt,
+        onFinish: () => {
+          seenInOnFinish = run.stopped?.reason;
+        },
+      }),
+    );
+    const parts: string[] = [];
+    for await (const part of out.result!.fullStream) parts.push(part.type);
+    expect(parts).not.toContain('error');
+    expect(parts.at(-1)).toBe('finish');
+    expect(seenInOnFinish).toBe('max_tool_calls');
+    expect(await out.bounded).toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls' });
+    expect(ran.searchCompanies).toBe(2);
+  });
+
   it('counts streamed usage from the finish part', async () => {
     const governor = createGovernor({ policy: {} });
     const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
