@@ -23,6 +23,7 @@ import type {
   ToolExecutionOptionsLike,
   ToolLike,
 } from './sdk-types.js';
+import { SpendWatch } from './spend-watch.js';
 import type { AIRun } from './types.js';
 
 /** What every run of one `boundedAI()` shares. */
@@ -57,8 +58,7 @@ export class GovernedRun implements AIRun {
   /** Shadow mode only: `stopWhen` already counted the step the next model call would take. */
   #prepaidStep = false;
   #waiting: Set<() => void> | undefined;
-  /** Whether the run has a budget `stopWhen` must watch (steps, tokens, USD); it does not change within a run. */
-  #spendable: boolean | undefined;
+  #spend: SpendWatch | undefined;
   #middleware: BoundedMiddleware | undefined;
 
   constructor(run: ActiveRun, shared: Shared) {
@@ -265,13 +265,14 @@ export class GovernedRun implements AIRun {
     const run = this.run;
     // The kill switch and the deadline stop the run as they happen (a subscription, a timer).
     if (run.stopped) return true;
-    this.#spendable ??= run.budgets().some(budget => SPENT_KINDS.has(budget.kind));
-    if (!this.#spendable || !spent(run)) return false;
+    const spend = this.#spendWatch();
+    if (spend.idle || !spend.spent(run)) return false;
     // A budget the next model call would exceed: taking the step records the stop (the run's own words for it).
     return run.step().then(
       () => {
         // Shadow mode lets it through: the step is counted now, not again by the model call.
         this.#prepaidStep = true;
+        spend.step();
         return false;
       },
       (error: unknown) => {
@@ -327,13 +328,21 @@ export class GovernedRun implements AIRun {
       this.#prepaidStep = false;
       return undefined;
     }
+    const spend = this.#spendWatch();
     try {
       await run.step();
-      return undefined;
     } catch (error) {
       if (StopError.is(error)) return { reason: error.reason, detail: error.detail };
       throw error;
     }
+    spend.step();
+    return undefined;
+  }
+
+  /** Made at the first step, from the run's budgets as they are then. */
+  #spendWatch(): SpendWatch {
+    this.#spend ??= new SpendWatch(this.run.budgets());
+    return this.#spend;
   }
 
   async #generate<R extends GenerateResultLike>(doGenerate: () => PromiseLike<R>, model: ModelInfo): Promise<R> {
@@ -475,8 +484,10 @@ export class GovernedRun implements AIRun {
 
   /** Records a model call's usage; a budget it spends stops the run, which `stopWhen` and the tools then see. */
   #record(usage: unknown, model: string): void {
+    const tokens = usageOf(usage, model);
+    this.#spendWatch().usage(tokens.inputTokens ?? 0, tokens.outputTokens ?? 0);
     try {
-      this.run.usage(usageOf(usage, model));
+      this.run.usage(tokens);
     } catch (error) {
       if (!StopError.is(error)) throw error;
     }
@@ -497,16 +508,6 @@ export class GovernedRun implements AIRun {
       user === undefined ? this.toolApproval : (options: ApprovalOptions) => this.#approval(options, user);
     return out as GovernedSettings<S>;
   }
-}
-
-const SPENT_KINDS = new Set(['steps', 'tokens', 'input_tokens', 'output_tokens', 'usd']);
-
-/** A budget the next model call cannot have: the steps are used up, or the tokens or dollars are spent. */
-function spent(run: ActiveRun): boolean {
-  for (const budget of run.budgets()) {
-    if (budget.remaining <= 0 && SPENT_KINDS.has(budget.kind)) return true;
-  }
-  return false;
 }
 
 /** The tool's options, with an abort signal that also fires when the run stops. */
