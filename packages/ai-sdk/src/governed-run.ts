@@ -138,7 +138,7 @@ export class GovernedRun implements AIRun {
       callId === undefined ? undefined : { callId },
     );
     if (noted) {
-      const forget = () => forgetSdkApproval(callId!);
+      const forget = () => forgetSdkApproval(this.run.id, callId!);
       pending.then(forget, forget);
     }
     return pending;
@@ -180,7 +180,7 @@ export class GovernedRun implements AIRun {
         },
       )
       .finally(() => {
-        if (noted) forgetSdkApproval(callId!);
+        if (noted) forgetSdkApproval(this.run.id, callId!);
         wake?.();
       });
     let yielded = 0;
@@ -202,7 +202,7 @@ export class GovernedRun implements AIRun {
     if (this.#shared.approvals !== 'sdk' || callId === undefined) return false;
     const answer = approvalResponseFor(options?.messages, callId);
     if (!answer?.approved) return false;
-    noteSdkApproval(callId, answer.reason);
+    noteSdkApproval(this.run.id, callId, answer.reason);
     return true;
   }
 

@@ -1,10 +1,12 @@
 import type { ApprovalDecision, ApprovalRequest, Approver } from '@bounded/core';
 
 /**
- * Tool calls the AI SDK's approval flow approved, by tool-call id, until the gateway asks about them. Module-wide
- * because the approver is given to `createGovernor` while the calls are seen by each run's tools.
+ * Tool calls the AI SDK's approval flow approved, by run and tool-call id, until the gateway asks about them.
+ * Module-wide because the approver is given to `createGovernor` while the calls are seen by each run's tools.
  */
 const approvedBySdk = new Map<string, { readonly reason: string | undefined }>();
+
+const keyOf = (runId: string, toolCallId: string) => `${runId}\u0000${toolCallId}`;
 
 /**
  * Finds the user's answer to this call's approval request in the messages the SDK hands to `execute`: the
@@ -38,12 +40,12 @@ function partsOf(message: unknown): ReadonlyArray<Record<string, unknown>> {
 }
 
 /** Called by a governed tool just before the gateway sees a call the SDK's flow approved. */
-export function noteSdkApproval(toolCallId: string, reason: string | undefined): void {
-  approvedBySdk.set(toolCallId, { reason });
+export function noteSdkApproval(runId: string, toolCallId: string, reason: string | undefined): void {
+  approvedBySdk.set(keyOf(runId, toolCallId), { reason });
 }
 
-export function forgetSdkApproval(toolCallId: string): void {
-  approvedBySdk.delete(toolCallId);
+export function forgetSdkApproval(runId: string, toolCallId: string): void {
+  approvedBySdk.delete(keyOf(runId, toolCallId));
 }
 
 /**
@@ -60,9 +62,10 @@ export function sdkApprover(options: { readonly otherwise?: Approver; readonly n
   return {
     name,
     async request(request: ApprovalRequest): Promise<ApprovalDecision> {
-      const approved = approvedBySdk.get(request.callId);
+      const key = keyOf(request.runId, request.callId);
+      const approved = approvedBySdk.get(key);
       if (approved) {
-        approvedBySdk.delete(request.callId);
+        approvedBySdk.delete(key);
         return { approved: true, by: name, ...(approved.reason ? { reason: approved.reason } : {}) };
       }
       if (options.otherwise) return options.otherwise.request(request);
