@@ -11,7 +11,7 @@ import type { AIResult, AIRun, AIStream, BoundedAI, BoundedAIOptions } from './t
  * ```ts
  * const ai = boundedAI(governor);
  * const { result, bounded } = await ai.run({ agent: 'leads' }, run =>
- *   generateText({ ...run.settings({ model, tools, stopWhen: isStepCount(20) }), prompt }),
+ *   generateText({ ...run.settings({ model, tools, stopWhen: stepCountIs(20) }), prompt }),
  * );
  * if (bounded.status === 'stopped') console.warn(bounded.stopReason, bounded.detail);
  * ```

@@ -29,7 +29,7 @@ export interface BoundedAIOptions {
  * One governed run, as the AI SDK sees it: everything to pass to `generateText`, `streamText` or a `ToolLoopAgent`.
  *
  * ```ts
- * generateText({ ...run.settings({ model, tools, stopWhen: isStepCount(20) }), prompt });
+ * generateText({ ...run.settings({ model, tools, stopWhen: stepCountIs(20) }), prompt });
  * ```
  */
 export interface AIRun {
