@@ -718,7 +718,7 @@ export class RunImpl implements ActiveRun {
     call.executed = true;
     let pending: Promise<R>;
     try {
-      const returned = decisionEvent ? hub.wrap(decisionEvent, () => execute(args, call)) : execute(args, call);
+      const returned = decisionEvent ? wrapExecute(hub, decisionEvent, execute, args, call) : execute(args, call);
       pending = Promise.resolve(returned);
     } catch (error) {
       pending = Promise.reject(error);
@@ -1413,6 +1413,20 @@ function idempotencyKeyOf(
 
 function storeDetail(what: string, error: unknown): string {
   return `shared store unavailable, ${what}: ${errorMessage(error)}`;
+}
+
+/**
+ * Runs the tool inside the observers' context. A top-level function on purpose: an arrow made inside the run's
+ * method would share that method's closure context with the promise callbacks, keeping the arguments alive longer.
+ */
+function wrapExecute<A, R>(
+  hub: ObserverHub,
+  event: ToolDecisionEvent,
+  execute: ToolExecute<A, R>,
+  args: A,
+  call: ToolContext,
+): R | PromiseLike<R> {
+  return hub.wrap(event, () => execute(args, call));
 }
 
 /** Epoch milliseconds with sub-millisecond precision (monotonic within the process), for events and spans. */
