@@ -204,7 +204,7 @@ export async function promQuery(url: string, query: string): Promise<Sample[]> {
   const body = (await response.json().catch(() => undefined)) as
     | { status: string; error?: string; data?: { resultType: string; result: Sample[] } }
     | undefined;
-  if (!body || body.status !== 'success' || !body.data) {
+  if (body?.status !== 'success' || !body.data) {
     throw new PrometheusError(
       'PROMETHEUS_QUERY',
       `Prometheus at ${url} refused ${query}: ${body?.error ?? `HTTP ${response.status}`}`,

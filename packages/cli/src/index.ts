@@ -14,7 +14,7 @@ export type { AnswerCheck, GoldenConfig, GoldenExpect, GoldenSuite, GoldenTask, 
 export { DEFAULT_THRESHOLDS, loadGoldenConfig, loadGoldenSuite } from './golden-suite.js';
 export type { CliIo, Writer } from './io.js';
 export type { MineOptions, MineResult, PathStats } from './mine.js';
-export { MINE_HELP, mineCommand, minePaths } from './mine.js';
+export { MINE_HELP, mineCommand, minePaths, readSummaries } from './mine.js';
 export {
   APPROVALS_HELP,
   approvalsCommand,
@@ -33,7 +33,7 @@ export { generateWorkflow } from './skeleton.js';
 export { summarizePolicy } from './summary.js';
 export type { TimelinePageOptions } from './timeline-html.js';
 export { renderTimelinePage } from './timeline-html.js';
-export type { RunRecord, TimelineMark, ToolCallRecord } from './traces.js';
-export { RunCollector, readJaegerTraces, readTraceFile, TraceInputError, toolPath } from './traces.js';
+export type { RunRecord, RunSummary, TimelineMark, ToolCallRecord } from './traces.js';
+export { RunCollector, readJaegerTraces, readTraceFile, summarizeRun, TraceInputError, toolPath } from './traces.js';
 export { VALIDATE_HELP, validateCommand } from './validate.js';
 export { cliVersion } from './version.js';

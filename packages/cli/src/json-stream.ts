@@ -1,3 +1,14 @@
+import { isAscii } from 'node:buffer';
+import { StringDecoder } from 'node:string_decoder';
+
+type Slicer = (this: Uint8Array, start: number, end: number) => string;
+const directLatin1 = (Buffer.prototype as unknown as { latin1Slice?: Slicer }).latin1Slice;
+
+function latin1Of(chunk: Uint8Array): string {
+  if (directLatin1) return directLatin1.call(chunk, 0, chunk.length);
+  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1');
+}
+
 /**
  * Pulls values out of a large JSON text without parsing all of it at once: the text comes in chunks, and every value
  * at one of the `targets` paths is handed to `onValue` as soon as it is complete (parsed with `JSON.parse`, so the
@@ -12,22 +23,38 @@ export class JsonValueStream {
   /** Paths of the containers that lead to a target: descended into; any other container is skipped whole. */
   readonly #prefixes: ReadonlySet<string>;
   readonly #onValue: (path: string, value: unknown) => void;
-  #buf: Buffer = Buffer.alloc(0);
+  readonly #raw: ReadonlyMap<string, RawHandler>;
+  /** The text not yet consumed (chunks are decoded as UTF-8; a character cut by a chunk waits for the next). */
+  #text = '';
+  readonly #decoder = new StringDecoder('utf8');
+  #utf8 = false;
   #pos = 0;
-  /** Byte offset in the whole input of `#buf[0]`, for error messages. */
+  /** Character offset in the whole input of `#text[0]`, for error messages. */
   #base = 0;
   readonly #stack: Frame[] = [];
   /** Depth inside a value being captured or skipped (0: not inside one). */
   #nest = 0;
   #captureStart = -1;
   #capturePath = '';
+  /** A raw value whose bytes ran out: read again from `#captureStart` when more come. */
+  #rawPending: RawHandler | undefined;
   /** A string being skipped across a chunk boundary: where it began. */
   #stringStart = -1;
   /** A key being read across a chunk boundary: where it began. */
   #keyStart = -1;
   #values = 0;
 
-  constructor(targets: readonly string[], onValue: (path: string, value: unknown) => void) {
+  /**
+   * `raw` targets are not parsed: their handler reads each value from the bytes (valid only during the call),
+   * pulling out what it needs without building objects and without a first pass to find its end (spans).
+   */
+  constructor(
+    targets: readonly string[],
+    onValue: (path: string, value: unknown) => void,
+    raw: Readonly<Record<string, RawHandler>> = {},
+  ) {
+    this.#raw = new Map(Object.entries(raw));
+    targets = [...targets, ...this.#raw.keys()];
     this.#targets = new Set(targets);
     const prefixes = new Set<string>(['']);
     for (const target of targets) {
@@ -50,18 +77,28 @@ export class JsonValueStream {
 
   write(chunk: Uint8Array): void {
     const keep = this.#retainFrom();
-    const rest = this.#buf.subarray(keep);
     this.#base += keep;
-    this.#buf =
-      rest.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([rest, chunk]);
+    // ASCII (the usual trace file) is its own text: no decoding. After the first other byte, the decoder takes over.
+    let decoded: string;
+    if (!this.#utf8 && isAscii(chunk)) decoded = latin1Of(chunk);
+    else {
+      this.#utf8 = true;
+      decoded = this.#decoder.write(chunk as Buffer);
+    }
+    this.#text = keep >= this.#text.length ? decoded : this.#text.slice(keep) + decoded;
     this.#shift(keep);
     this.#scan();
   }
 
   /** The input is complete: throws a JsonStreamError if it ended inside a value. */
   end(): void {
-    if (this.#nest > 0 || this.#stack.length > 0 || this.#stringStart >= 0 || this.#keyStart >= 0) {
-      throw new JsonStreamError(`the JSON ends early (inside a value, at byte ${this.#base + this.#buf.length})`);
+    const rest = this.#decoder.end();
+    if (rest) {
+      this.#text += rest;
+      this.#scan();
+    }
+    if (this.#nest > 0 || this.#rawPending || this.#stack.length > 0 || this.#stringStart >= 0 || this.#keyStart >= 0) {
+      throw new JsonStreamError(`the JSON ends early (inside a value, at character ${this.#base + this.#text.length})`);
     }
   }
 
@@ -81,14 +118,24 @@ export class JsonValueStream {
   }
 
   #fail(message: string, at: number): never {
-    throw new JsonStreamError(`${message} at byte ${this.#base + at}`);
+    throw new JsonStreamError(`${message} at character ${this.#base + at}`);
   }
 
   #scan(): void {
-    const buf = this.#buf;
+    const buf = this.#text;
     const n = buf.length;
     let i = this.#pos;
     for (;;) {
+      if (this.#rawPending) {
+        const end = this.#rawPending(buf, this.#captureStart, n);
+        if (end < 0) break;
+        this.#rawPending = undefined;
+        this.#captureStart = -1;
+        this.#values++;
+        i = end;
+        this.#afterValue();
+        continue;
+      }
       if (this.#stringStart >= 0) {
         // Resume a string cut by the chunk boundary.
         const end = closingQuote(buf, this.#stringStart + 1, n);
@@ -102,7 +149,7 @@ export class JsonValueStream {
         // Inside a captured or skipped value: only strings and brackets matter (the hot loop).
         let nest = this.#nest;
         while (i < n) {
-          const c = buf[i]!;
+          const c = buf.charCodeAt(i);
           if (c === QUOTE) {
             const end = closingQuote(buf, i + 1, n);
             if (end < 0) break;
@@ -135,7 +182,7 @@ export class JsonValueStream {
         const end = closingQuote(buf, this.#keyStart + 1, n);
         if (end < 0) break;
         const frame = this.#stack.at(-1)!;
-        frame.key = buf.toString('utf8', this.#keyStart + 1, end);
+        frame.key = buf.slice(this.#keyStart + 1, end);
         if (frame.key.includes('\\')) frame.key = JSON.parse(`"${frame.key}"`) as string;
         frame.state = COLON;
         this.#keyStart = -1;
@@ -143,9 +190,9 @@ export class JsonValueStream {
         continue;
       }
       // Structural level: whitespace, punctuation, keys and the start of values.
-      while (i < n && isSpace(buf[i]!)) i++;
+      while (i < n && isSpace(buf.charCodeAt(i))) i++;
       if (i >= n) break;
-      const c = buf[i]!;
+      const c = buf.charCodeAt(i);
       const frame = this.#stack.at(-1);
       if (frame && frame.state === KEY) {
         if (c === QUOTE) {
@@ -182,25 +229,35 @@ export class JsonValueStream {
         continue;
       }
       // A value starts here.
+      // An array's elements share one path (and one raw handler), worked out once.
       const path = frame
         ? frame.array
-          ? `${frame.path}[]`
+          ? frame.elementPath!
           : frame.path
             ? `${frame.path}.${frame.key}`
             : frame.key!
         : '';
       if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        const raw = frame?.array ? frame.elementRaw : this.#raw.get(path);
+        if (raw) {
+          this.#captureStart = i;
+          this.#rawPending = raw;
+          continue;
+        }
         if (this.#targets.has(path)) {
           this.#captureStart = i;
           this.#capturePath = path;
           this.#nest = 1;
           i++;
         } else if (this.#prefixes.has(path)) {
+          const array = c === OPEN_BRACKET;
           this.#stack.push({
-            array: c === OPEN_BRACKET,
+            array,
             path,
             key: undefined,
-            state: c === OPEN_BRACKET ? VALUE : KEY,
+            state: array ? VALUE : KEY,
+            elementPath: array ? `${path}[]` : undefined,
+            elementRaw: array ? this.#raw.get(`${path}[]`) : undefined,
           });
           i++;
         } else {
@@ -216,16 +273,16 @@ export class JsonValueStream {
           this.#stringStart = i;
           break;
         }
-        if (this.#targets.has(path)) this.#emit(path, buf.toString('utf8', i, end + 1));
+        if (this.#targets.has(path)) this.#emit(path, buf.slice(i, end + 1));
         i = end + 1;
         this.#afterValue();
         continue;
       }
       // A number, true, false or null: up to the next delimiter.
       let j = i;
-      while (j < n && !isDelimiter(buf[j]!)) j++;
+      while (j < n && !isDelimiter(buf.charCodeAt(j))) j++;
       if (j >= n) break; // it may go on in the next chunk
-      if (this.#targets.has(path)) this.#emit(path, buf.toString('utf8', i, j));
+      if (this.#targets.has(path)) this.#emit(path, buf.slice(i, j));
       i = j;
       this.#afterValue();
     }
@@ -234,7 +291,7 @@ export class JsonValueStream {
 
   #finishValue(end: number): void {
     if (this.#captureStart >= 0) {
-      this.#emit(this.#capturePath, this.#buf.toString('utf8', this.#captureStart, end));
+      this.#emit(this.#capturePath, this.#text.slice(this.#captureStart, end));
       this.#captureStart = -1;
     }
     this.#pos = end;
@@ -264,6 +321,13 @@ export class JsonValueStream {
   }
 }
 
+/**
+ * Reads one value straight from the text: it starts at `text[start]`; the text available ends at `end`. Returns
+ * where the value ends (one past its last character), or -1 when it goes on past `end` (it is called again, from the
+ * same start, when more has come). It must act only once it has read the whole value.
+ */
+export type RawHandler = (text: string, start: number, end: number) => number;
+
 /** The input is not the JSON it should be. */
 export class JsonStreamError extends Error {
   readonly code = 'JSON_INVALID';
@@ -278,6 +342,8 @@ interface Frame {
   readonly path: string;
   key: string | undefined;
   state: number;
+  readonly elementPath: string | undefined;
+  readonly elementRaw: RawHandler | undefined;
 }
 
 const KEY = 0;
@@ -294,14 +360,14 @@ const CLOSE_BRACKET = 0x5d;
 const COMMA = 0x2c;
 const COLON_CHAR = 0x3a;
 
-/** The index of the quote that closes a string whose content starts at `from`, or -1 if it is not in the buffer. */
-function closingQuote(buf: Buffer, from: number, n: number): number {
-  let j = buf.indexOf(QUOTE, from);
+/** The index of the quote that closes a string whose content starts at `from`, or -1 if it is not in the text. */
+function closingQuote(text: string, from: number, n: number): number {
+  let j = text.indexOf('"', from);
   while (j >= 0 && j < n) {
     let slashes = 0;
-    for (let k = j - 1; k >= from && buf[k] === BACKSLASH; k--) slashes++;
+    for (let k = j - 1; k >= from && text.charCodeAt(k) === BACKSLASH; k--) slashes++;
     if (slashes % 2 === 0) return j;
-    j = buf.indexOf(QUOTE, j + 1);
+    j = text.indexOf('"', j + 1);
   }
   return -1;
 }

@@ -9,6 +9,7 @@ import { runCli } from './cli.js';
 import { JsonValueStream } from './json-stream.js';
 import { captureIo, tempDir } from './test-utils/io.js';
 import { scriptedSpans, toJaeger, toOtlp } from './test-utils/traces.js';
+import { RunCollector, toolPath, traceStream } from './traces.js';
 
 const exec = promisify(execFile);
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -150,6 +151,24 @@ console.log(JSON.stringify({ routed, escalated: { status: escalated.status, hand
     expect(result.paths).toEqual(['search.read → kb.read', 'crm.read → crm.update']);
   }, 60_000);
 
+  it('reads a large Jaeger file in slices, one a thread, and finds the same paths', async () => {
+    const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+    const big = await dir.write('big.json', JSON.stringify(toJaeger(await scriptedSpans(MIX))));
+    const mineWith = async (env: Record<string, string>) => {
+      const { stdout } = await exec(process.execPath, [bin, 'mine', big, '--json', '--out', join(dir.path, 'b.ts')], {
+        env: { ...process.env, ...env },
+      });
+      const result = JSON.parse(stdout);
+      delete result.seconds;
+      return result;
+    };
+    const threaded = await mineWith({ BOUNDED_MINE_PARALLEL_MIN_BYTES: '0', BOUNDED_MINE_THREADS: '3' });
+    const single = await mineWith({ BOUNDED_MINE_THREADS: '1' });
+    expect(threaded).toEqual(single);
+    expect(threaded.runs).toBe(20);
+    expect(threaded.spans).toBe(single.spans);
+  }, 30_000);
+
   it('picks an agent, and says which other agents the input holds', async () => {
     const spans = await scriptedSpans([{ count: 2, turns: [{ tool: 'kb.read' }, { answer: 'x' }] }], {
       agent: 'other',
@@ -180,6 +199,44 @@ console.log(JSON.stringify({ routed, escalated: { status: escalated.status, hand
     expect((await cli('mine', jaegerFile, '--mode', 'robot')).stderr).toContain(
       '--mode must be agent, workflow or all',
     );
+  });
+});
+
+describe('reading spans from bytes', () => {
+  it('gives the same runs whatever the chunk boundaries, for Jaeger and OTLP JSON', async () => {
+    const spans = await scriptedSpans(MIX.slice(0, 2).map(m => ({ ...m, count: 2 })));
+    for (const doc of [toJaeger(spans), toOtlp(spans)]) {
+      const bytes = Buffer.from(JSON.stringify(doc, null, 1));
+      const whole = new RunCollector();
+      const stream = traceStream(whole);
+      stream.write(bytes);
+      stream.end();
+      const expected = whole.runs();
+      expect(expected).toHaveLength(4);
+      expect(expected.map(run => toolPath(run).length)).toEqual([2, 2, 2, 2]);
+      for (const size of [1, 5, 64, 700]) {
+        const collector = new RunCollector();
+        const chunked = traceStream(collector);
+        for (let i = 0; i < bytes.length; i += size) chunked.write(bytes.subarray(i, i + size));
+        chunked.end();
+        expect(collector.runs(), `chunks of ${size}`).toEqual(expected);
+      }
+    }
+  });
+
+  it('decodes escaped strings and keeps metadata attributes', async () => {
+    const spans = await scriptedSpans([
+      {
+        count: 1,
+        turns: [{ tool: 'kb.read' }, { answer: 'x' }],
+        metadata: { ticket: 'T-"1"\\é', canary: 'candidate' },
+      },
+    ]);
+    const collector = new RunCollector();
+    const stream = traceStream(collector);
+    stream.write(Buffer.from(JSON.stringify(toJaeger(spans))));
+    stream.end();
+    expect(collector.runs()[0]!.metadata).toEqual({ ticket: 'T-"1"\\é', canary: 'candidate' });
   });
 });
 

@@ -2,6 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { CliUsageError, parseCommandArgs } from './args.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { type CliIo, columns, createStyle, useColor, writeJson, writeLines } from './io.js';
+import { readRunSummariesInParallel } from './parallel-mine.js';
+import { progressBar } from './progress.js';
 import { generateWorkflow } from './skeleton.js';
 import {
   formatCost,
@@ -21,9 +23,10 @@ import {
   shareOption,
   TRACE_SOURCE_HELP,
   TRACE_SOURCE_OPTIONS,
+  type TraceSource,
   traceSource,
 } from './trace-source.js';
-import { type RunRecord, TraceInputError, toolPath } from './traces.js';
+import { type RunRecord, type RunSummary, summarizeRun, TraceInputError } from './traces.js';
 
 /** What the traces say about one tool-call path. */
 export interface PathStats {
@@ -72,7 +75,8 @@ export interface MineResult {
 }
 
 /** Groups runs by their tool-call path and says which paths are common and healthy enough to become a workflow. */
-export function minePaths(all: readonly RunRecord[], options: MineOptions = {}): MineResult {
+export function minePaths(input: readonly RunRecord[] | readonly RunSummary[], options: MineOptions = {}): MineResult {
+  const all: readonly RunSummary[] = input.map(run => ('tools' in run ? summarizeRun(run) : run));
   const mode = options.mode ?? 'agent';
   const inMode = mode === 'all' ? all : all.filter(run => run.mode === mode);
   const agentCounts = new Map<string, { agent: string; mode: string; runs: number }>();
@@ -89,10 +93,10 @@ export function minePaths(all: readonly RunRecord[], options: MineOptions = {}):
     agent = Object.keys(counts)[0];
   }
   const runs = inMode.filter(run => run.agent === agent);
-  const groups = new Map<string, RunRecord[]>();
-  const pathOf = new Map<string, string[]>();
+  const groups = new Map<string, RunSummary[]>();
+  const pathOf = new Map<string, readonly string[]>();
   for (const run of runs) {
-    const path = toolPath(run);
+    const path = run.path;
     const key = path.join('\u0000');
     let group = groups.get(key);
     if (!group) {
@@ -111,13 +115,13 @@ export function minePaths(all: readonly RunRecord[], options: MineOptions = {}):
       share: group.length / runs.length,
       okRate: ok / group.length,
       stopReasons: tally(group.map(run => (run.status === 'ok' ? 'ok' : (run.stopReason ?? run.status)))),
-      tokensPerRun: mean(group.map(run => run.inputTokens + run.outputTokens)),
+      tokensPerRun: mean(group.map(run => run.tokens)),
       costPerRun: mean(group.map(run => run.costUsd)),
       p95Ms: percentile(
         group.map(run => run.durationMs),
         0.95,
       ),
-      refusedCalls: group.reduce((sum, run) => sum + run.tools.filter(call => call.outcome === 'refused').length, 0),
+      refusedCalls: group.reduce((sum, run) => sum + run.refused, 0),
     });
   }
   paths.sort((a, b) => b.runs - a.runs || a.path.join().localeCompare(b.path.join()));
@@ -206,16 +210,16 @@ export async function mineCommand(argv: readonly string[], io: CliIo): Promise<E
   }
 
   const started = performance.now();
-  let collector: Awaited<ReturnType<typeof collectRuns>>;
+  let read: { summaries: RunSummary[]; spans: number };
   try {
-    collector = await collectRuns(source, io, { quiet: json });
+    read = await readSummaries(source, io, json);
   } catch (error) {
     if (error instanceof TraceInputError) return inputFailure(io, error, json);
     throw error;
   }
   const seconds = (performance.now() - started) / 1000;
-  const runs = collector.runs();
-  const result = minePaths(runs, {
+  const collector = { spans: read.spans };
+  const result = minePaths(read.summaries, {
     mode,
     ...(typeof values.agent === 'string' ? { agent: values.agent } : {}),
     ...(top === undefined ? {} : { top }),
@@ -262,6 +266,34 @@ export async function mineCommand(argv: readonly string[], io: CliIo): Promise<E
     formatMine(result, { source: where, spans: collector.spans, seconds, out, color: useColor(io.stdout, io.env) }),
   );
   return EXIT.ok;
+}
+
+/**
+ * The runs of a trace source, as mining needs them. A large Jaeger JSON file is read by worker threads, one slice
+ * each (`BOUNDED_MINE_THREADS=1` turns that off; `BOUNDED_MINE_PARALLEL_MIN_BYTES` sets the size it starts at).
+ */
+export async function readSummaries(
+  source: TraceSource,
+  io: CliIo,
+  quiet = false,
+): Promise<{ summaries: RunSummary[]; spans: number }> {
+  const env = io.env ?? {};
+  if (source.kind === 'file' && env.BOUNDED_MINE_THREADS !== '1') {
+    const bar = progressBar(io.stderr, 'reading traces', quiet ? { enabled: false } : {});
+    try {
+      const minBytes = env.BOUNDED_MINE_PARALLEL_MIN_BYTES ? Number(env.BOUNDED_MINE_PARALLEL_MIN_BYTES) : undefined;
+      const workers = env.BOUNDED_MINE_THREADS ? Number(env.BOUNDED_MINE_THREADS) : undefined;
+      const parallel = await readRunSummariesInParallel(source.file, p => bar.update(p), {
+        ...(minBytes === undefined ? {} : { minBytes }),
+        ...(workers === undefined ? {} : { workers }),
+      });
+      if (parallel) return parallel;
+    } finally {
+      bar.done();
+    }
+  }
+  const collector = await collectRuns(source, io, { quiet });
+  return { summaries: collector.runs().map(summarizeRun), spans: collector.spans };
 }
 
 function jsonPath(p: PathStats) {

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { JsonStreamError, JsonValueStream } from './json-stream.js';
+import { JsonStreamError, JsonValueStream, type RawHandler } from './json-stream.js';
+import { INCOMPLETE, readJaegerSpan, readOtlpSpan } from './span-text.js';
 
 /** One tool call of a run, as its span (or audit records) tell it. */
 export interface ToolCallRecord {
@@ -51,6 +52,35 @@ export interface RunRecord {
   readonly tools: readonly ToolCallRecord[];
   /** Only when asked for (`withMarks`), in time order. */
   readonly marks: readonly TimelineMark[];
+}
+
+/** What mining needs of a run (a worker thread sends these instead of whole runs). */
+export interface RunSummary {
+  readonly agent: string;
+  readonly mode: string;
+  readonly status: 'ok' | 'stopped' | 'unknown';
+  readonly stopReason: string | undefined;
+  readonly tokens: number;
+  readonly costUsd: number;
+  readonly durationMs: number;
+  /** The tools the gateway let through, in order. */
+  readonly path: readonly string[];
+  /** Calls the gateway refused. */
+  readonly refused: number;
+}
+
+export function summarizeRun(run: RunRecord): RunSummary {
+  return {
+    agent: run.agent,
+    mode: run.mode,
+    status: run.status,
+    stopReason: run.stopReason,
+    tokens: run.inputTokens + run.outputTokens,
+    costUsd: run.costUsd,
+    durationMs: run.durationMs,
+    path: toolPath(run),
+    refused: run.tools.reduce((sum, call) => sum + (call.outcome === 'refused' ? 1 : 0), 0),
+  };
 }
 
 /** Decisions under which a tool call ran (or replayed its recorded result): they make up a run's path. */
@@ -104,10 +134,14 @@ export class RunCollector {
   readonly #orphans = new Map<string, ToolCallRecord[]>();
   readonly #withMarks: boolean;
   spans = 0;
-  traces = 0;
 
   constructor(options: CollectorOptions = {}) {
     this.#withMarks = options.withMarks ?? false;
+  }
+
+  /** Whether span events are kept as timeline marks. */
+  get withMarks(): boolean {
+    return this.#withMarks;
   }
 
   /** A span from Jaeger's JSON (`/api/traces`, or the UI's "Download JSON"). */
@@ -160,7 +194,7 @@ export class RunCollector {
       if (outcome === 'ok' && (decision === 'deny' || decision === 'rejected')) outcome = 'refused';
       this.#addTool(traceId, parent, { tool, start, durationMs, decision, reason, rule, outcome, approvedBy });
       if (this.#withMarks && span.logs) {
-        const run = this.#runs.get(`${traceId}/${parent}`);
+        const run = this.#runs.get(parent ?? '');
         for (const log of span.logs) {
           const marks = jaegerLogMarks(log, tool);
           if (marks && run) run.marks.push(marks);
@@ -246,7 +280,8 @@ export class RunCollector {
   }
 
   #newRun(traceId: string, spanId: string, name: string, kind: number, start: number, durationMs: number): MutableRun {
-    const key = `${traceId}/${spanId}`;
+    // Span ids are 64 random bits: unique enough across the traces of one input to key runs by them alone.
+    const key = spanId;
     const run: MutableRun = {
       runId: spanId,
       traceId,
@@ -273,8 +308,8 @@ export class RunCollector {
     return run;
   }
 
-  #addTool(traceId: string, parent: string | undefined, call: ToolCallRecord): void {
-    const key = `${traceId}/${parent}`;
+  #addTool(_traceId: string, parent: string | undefined, call: ToolCallRecord): void {
+    const key = parent ?? '';
     const run = this.#runs.get(key);
     if (run) {
       run.tools.push(call);
@@ -497,27 +532,33 @@ function nanosToMs(nanos: string | number): number {
 }
 
 /**
- * The value paths a trace document holds runs at: Jaeger's `/api/traces` answer and JSON download (`data[]`), one
+ * Where a trace document holds its spans: Jaeger's `/api/traces` answer and JSON download (`data[].spans[]`), one
  * Jaeger trace a line (`spans[]`), OTLP JSON (`resourceSpans[]…spans[]`, also inside `result` as Jaeger's
- * `/api/v3/traces` answers).
+ * `/api/v3/traces` answers). Spans are read from their text (`span-text.ts`), not parsed whole.
  */
-const TRACE_PATHS = [
-  'data[]',
-  'spans[]',
-  'resourceSpans[].scopeSpans[].spans[]',
-  'result.resourceSpans[].scopeSpans[].spans[]',
-];
+const JAEGER_SPAN_PATHS = ['data[].spans[]', 'spans[]'];
+const OTLP_SPAN_PATHS = ['resourceSpans[].scopeSpans[].spans[]', 'result.resourceSpans[].scopeSpans[].spans[]'];
 
 /** Feeds trace documents (any of the formats above, in chunks) to a collector. */
 export function traceStream(collector: RunCollector): JsonValueStream {
-  return new JsonValueStream(TRACE_PATHS, (path, value) => {
-    if (path === 'data[]') {
-      const trace = value as JaegerTrace;
-      collector.traces++;
-      for (const span of trace.spans ?? []) collector.addJaegerSpan(span);
-    } else if (path === 'spans[]') collector.addJaegerSpan(value as JaegerSpan);
-    else collector.addOtlpSpan(value as OtlpSpan);
-  });
+  const withMarks = collector.withMarks;
+  const raw: Record<string, RawHandler> = {};
+  const read =
+    <T>(reader: (text: string, start: number, end: number, full: boolean) => [T, number], add: (span: T) => void) =>
+    (text: string, start: number, end: number): number => {
+      let result: [T, number];
+      try {
+        result = reader(text, start, end, withMarks);
+      } catch (error) {
+        if (error === INCOMPLETE) return -1;
+        throw error;
+      }
+      add(result[0]);
+      return result[1];
+    };
+  for (const path of JAEGER_SPAN_PATHS) raw[path] = read(readJaegerSpan, span => collector.addJaegerSpan(span));
+  for (const path of OTLP_SPAN_PATHS) raw[path] = read(readOtlpSpan, span => collector.addOtlpSpan(span));
+  return new JsonValueStream([], () => {}, raw);
 }
 
 export interface ReadProgress {
