@@ -98,8 +98,15 @@ start_redis() {
   log "redis: $REDIS_URL"
 }
 
+# Debian's Chromium, for the HTML report's test in a real browser (driven by Playwright; no browser download).
+ensure_chromium() {
+  command -v chromium >/dev/null || apt_install chromium
+  log "chromium: $(command -v chromium)"
+}
+
 start_services() {
   start_redis
   start_jaeger
   start_prometheus
+  ensure_chromium
 }
