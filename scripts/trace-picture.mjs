@@ -45,7 +45,7 @@ const barArea = width - labelWidth - 460;
 const rowHeight = 22;
 const top = 56;
 const height = top + rows.length * rowHeight + 44;
-const escape = text => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeXml = text => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const fmt = us => (us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${us} µs`);
 
 const colour = span => {
@@ -60,20 +60,21 @@ const colour = span => {
 const lines = [];
 lines.push(
   `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="ui-monospace, SFMono-Regular, Menlo, monospace" font-size="12">`,
+  `<title>A Bounded trace from Jaeger: ${escapeXml(values.scenario)} scenario</title>`,
   `<rect width="100%" height="100%" fill="#ffffff"/>`,
 );
 const root = rows[0].span;
 const stop = rows.map(r => tagOf(r.span, 'bounded.stop_reason')).find(Boolean);
 lines.push(
-  `<text x="16" y="24" font-size="14" font-weight="bold">Trace ${escape(trace.traceID.slice(0, 16))} · ${escape(values.service)} · ${trace.spans.length} spans · ${fmt(total)}</text>`,
-  `<text x="16" y="42" fill="#555">ticket ${escape(tagOf(root, 'bounded.metadata.ticket') ?? '')}: ${stop ? `stopped, bounded.stop_reason = ${escape(stop)}` : 'ok'} (as read back from Jaeger)</text>`,
+  `<text x="16" y="24" font-size="14" font-weight="bold">Trace ${escapeXml(trace.traceID.slice(0, 16))} · ${escapeXml(values.service)} · ${trace.spans.length} spans · ${fmt(total)}</text>`,
+  `<text x="16" y="42" fill="#555">ticket ${escapeXml(tagOf(root, 'bounded.metadata.ticket') ?? '')}: ${stop ? `stopped, bounded.stop_reason = ${escapeXml(stop)}` : 'ok'} (as read back from Jaeger)</text>`,
 );
 rows.forEach(({ span, depth }, i) => {
   const y = top + i * rowHeight;
   const x = labelWidth + ((span.startTime - start) / total) * barArea;
   const w = Math.max(2, (span.duration / total) * barArea);
   if (i % 2 === 0) lines.push(`<rect x="0" y="${y - 2}" width="${width}" height="${rowHeight}" fill="#f6f7f9"/>`);
-  lines.push(`<text x="${16 + depth * 16}" y="${y + 13}">${escape(span.operationName)}</text>`);
+  lines.push(`<text x="${16 + depth * 16}" y="${y + 13}">${escapeXml(span.operationName)}</text>`);
   lines.push(
     `<rect x="${x.toFixed(1)}" y="${y + 2}" width="${w.toFixed(1)}" height="${rowHeight - 8}" rx="2" fill="${colour(span)}"/>`,
   );
@@ -84,7 +85,7 @@ rows.forEach(({ span, depth }, i) => {
     tagOf(span, 'bounded.budget.tool_calls.used') !== undefined &&
       `tool_calls ${tagOf(span, 'bounded.budget.tool_calls.used')}/${tagOf(span, 'bounded.budget.tool_calls.limit')}`,
   ].filter(Boolean);
-  lines.push(`<text x="${labelWidth + barArea + 12}" y="${y + 13}" fill="#333">${escape(notes.join(' '))}</text>`);
+  lines.push(`<text x="${labelWidth + barArea + 12}" y="${y + 13}" fill="#333">${escapeXml(notes.join(' '))}</text>`);
 });
 const legendY = height - 16;
 const legend = [
