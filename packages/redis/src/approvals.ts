@@ -236,13 +236,15 @@ export class RedisApprovalQueue implements Approver {
         continue;
       }
       try {
-        await DROP_DECISION.run(
+        const dropped = await DROP_DECISION.run(
           this.#connection.client,
           [this.#pendingKey(), this.#decisionKey(id)],
           [text, id, waiting.stored],
         );
+        // A notice and the poll can read the same bad decision at once: the one that drops it reports it.
+        if (dropped !== 1) continue;
       } catch {
-        // Down: the poll meets the same decision again and refuses it again.
+        continue; // Down: the poll meets the same decision again, and refuses (and reports) it then.
       }
       for (const listener of this.#refusedListeners) {
         try {
