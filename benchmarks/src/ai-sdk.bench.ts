@@ -211,7 +211,14 @@ async function measure(cases: readonly BenchCase[], rounds: number, warmup: numb
   }
   const summary = (name: string, samples: readonly number[]): BenchResult => {
     const sorted = [...samples].sort((a, b) => a - b);
-    return { name, ns: sorted[sorted.length >> 1]!, minNs: sorted[0]!, maxNs: sorted.at(-1)!, rounds: sorted.length };
+    return {
+      name,
+      ns: sorted[sorted.length >> 1]!,
+      minNs: sorted[0]!,
+      maxNs: sorted.at(-1)!,
+      rounds: sorted.length,
+      perRound: samples,
+    };
   };
   return cases.map(c => ({
     cpu: summary(c.name, cpu.get(c.name)!),

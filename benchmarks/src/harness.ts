@@ -15,6 +15,8 @@ export interface BenchResult {
   readonly minNs: number;
   readonly maxNs: number;
   readonly rounds: number;
+  /** Nanoseconds per operation in each round, in round order (for ratios paired within a round). */
+  readonly perRound: readonly number[];
 }
 
 export interface CompareOptions {
@@ -39,9 +41,11 @@ export async function compare(cases: readonly BenchCase[], options: CompareOptio
     }
   }
   return cases.map(bench => {
-    const sorted = [...samples.get(bench.name)!].sort((a, b) => a - b);
+    const perRound = samples.get(bench.name)!;
+    const sorted = [...perRound].sort((a, b) => a - b);
     return {
       name: bench.name,
+      perRound,
       ns: sorted[Math.floor(sorted.length / 2)]!,
       minNs: sorted[0]!,
       maxNs: sorted.at(-1)!,
@@ -71,4 +75,14 @@ export function printTable(title: string, results: readonly BenchResult[], basel
 
 export function environment(): string {
   return `node ${process.version}, ${process.platform}/${process.arch}`;
+}
+
+/**
+ * The median over rounds of (a - base) / (b - base), each round's figures taken together: load that drifts across
+ * a run (other processes on a small machine) moves both sides of a round alike and cancels out.
+ */
+export function pairedRatio(a: BenchResult, b: BenchResult, base: BenchResult): number {
+  const ratios = a.perRound.map((ns, i) => (ns - base.perRound[i]!) / (b.perRound[i]! - base.perRound[i]!));
+  ratios.sort((x, y) => x - y);
+  return ratios[Math.floor(ratios.length / 2)]!;
 }

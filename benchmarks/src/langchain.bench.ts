@@ -116,6 +116,7 @@ async function measure(cases: readonly BenchCase[], rounds: number, iterations: 
       minNs: sorted[0]!,
       maxNs: sorted.at(-1)!,
       rounds: sorted.length,
+      perRound: samples,
     };
   };
   return cases.map(c => ({

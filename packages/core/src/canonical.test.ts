@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalFingerprint, canonicalHash, canonicalJson } from './canonical.js';
+import { canonicalFingerprint, canonicalHash, canonicalJson, FingerprintCounter } from './canonical.js';
 
 /** Rebuilds every object with its keys in a shuffled order. */
 function shuffleKeys(value: unknown, seed: number): unknown {
@@ -140,5 +140,18 @@ describe('canonical fingerprints (loop detection)', () => {
     const seen = new Set<number>();
     for (let i = 0; i < 1_000_000; i++) seen.add(canonicalFingerprint({ q: `query ${i}`, page: i % 7 }));
     expect(seen.size).toBe(1_000_000);
+  });
+});
+
+describe('FingerprintCounter (loop detection)', () => {
+  it('counts the same tool and arguments together, whatever the key order, and keeps counts as it grows', () => {
+    const counter = new FingerprintCounter();
+    expect(counter.add(0, { q: 'a', page: 1 })).toBe(1);
+    expect(counter.add(0, { page: 1, q: 'a' })).toBe(2);
+    expect(counter.add(1, { q: 'a', page: 1 })).toBe(1); // another tool
+    for (let i = 0; i < 10_000; i++) expect(counter.add(0, { q: `other ${i}` })).toBe(1);
+    expect(counter.add(0, { q: 'a', page: 1 })).toBe(3);
+    expect(counter.add(1, { page: 1, q: 'a' })).toBe(2);
+    for (let i = 0; i < 10_000; i++) expect(counter.add(0, { q: `other ${i}` })).toBe(2);
   });
 });

@@ -239,3 +239,61 @@ export function canonicalFingerprint(value: unknown): number {
   mixValue(value, 0);
   return (h1 >>> 0) * 0x100000 + (h2 >>> 12);
 }
+
+/**
+ * Counts how often each (tool, canonical arguments) pair was seen, without allocating per call: an open-addressing
+ * table of the two 32-bit fingerprint halves in typed arrays. One per run; loop detection's hot path.
+ */
+export class FingerprintCounter {
+  #first = new Int32Array(32);
+  #second = new Int32Array(32);
+  #counts = new Uint32Array(32);
+  #size = 0;
+
+  /** Counts one more call of `tool` (a small number per tool) with `args`; returns how many there have been. */
+  add(tool: number, args: unknown): number {
+    h1 = 0x811c9dc5;
+    h2 = 0x2f0c6e5d;
+    mix(tool);
+    mixValue(args, 0);
+    const a = h1;
+    const b = h2;
+    if ((this.#size + 1) * 2 > this.#counts.length) this.#grow();
+    const mask = this.#counts.length - 1;
+    let i = (a ^ Math.imul(b, 0x9e3779b1)) & mask;
+    for (;;) {
+      const count = this.#counts[i]!;
+      if (count === 0) {
+        this.#first[i] = a;
+        this.#second[i] = b;
+        this.#counts[i] = 1;
+        this.#size++;
+        return 1;
+      }
+      if (this.#first[i] === a && this.#second[i] === b) {
+        this.#counts[i] = count + 1;
+        return count + 1;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  #grow(): void {
+    const first = this.#first;
+    const second = this.#second;
+    const counts = this.#counts;
+    const capacity = counts.length * 2;
+    this.#first = new Int32Array(capacity);
+    this.#second = new Int32Array(capacity);
+    this.#counts = new Uint32Array(capacity);
+    const mask = capacity - 1;
+    for (let j = 0; j < counts.length; j++) {
+      if (counts[j] === 0) continue;
+      let i = (first[j]! ^ Math.imul(second[j]!, 0x9e3779b1)) & mask;
+      while (this.#counts[i] !== 0) i = (i + 1) & mask;
+      this.#first[i] = first[j]!;
+      this.#second[i] = second[j]!;
+      this.#counts[i] = counts[j]!;
+    }
+  }
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ApprovalDecision, type Approver, newApprovalId } from './approvals.js';
 import { stricterBudgets } from './budgets.js';
-import { canonicalFingerprint, canonicalJson, sha256 } from './canonical.js';
+import { canonicalJson, FingerprintCounter, sha256 } from './canonical.js';
 import {
   IdempotencyConflictError,
   IdempotencyCrashedError,
@@ -122,8 +122,8 @@ export class RunImpl implements ActiveRun {
     rejected: 0,
     shadow_deny: 0,
   };
-  /** Per ToolRule.index: fingerprint of the canonical arguments -> times called. */
-  readonly #loopCounts: Array<Map<number, number> | undefined> = [];
+  /** (tool, canonical arguments) -> times called; made on the first tool call. */
+  #loopCounts: FingerprintCounter | undefined;
   readonly #crossRun: BoundLimit[];
   readonly #toolCallLimits: BoundLimit[];
   readonly #usdLimits: BoundLimit[];
@@ -494,14 +494,8 @@ export class RunImpl implements ActiveRun {
 
     // 6. Loop detection: the same call over and over is an agent stuck, not working.
     if (policy.loop_detection.enabled) {
-      const key = canonicalFingerprint(args);
-      let counts = this.#loopCounts[rule.index];
-      if (!counts) {
-        counts = new Map();
-        this.#loopCounts[rule.index] = counts;
-      }
-      const seen = (counts.get(key) ?? 0) + 1;
-      counts.set(key, seen);
+      this.#loopCounts ??= new FingerprintCounter();
+      const seen = this.#loopCounts.add(rule.index, args);
       if (seen > policy.loop_detection.max_repeats) {
         this.#refuseOrShadow(
           call,
