@@ -112,6 +112,32 @@ function governedGenerate(latencyMs = 0) {
   };
 }
 
+/**
+ * The SDK's own hooks with nothing in them: a pass-through language-model middleware and a wrapper around each
+ * tool's execute. What any adapter built on those hooks pays before it does anything.
+ */
+function hooksGenerate() {
+  const { model, clear } = loopingModel();
+  const search = tools.search;
+  return {
+    name: 'generateText, empty hooks',
+    async run(iterations: number) {
+      for (let i = 0; i < iterations; i++) {
+        await generateText({
+          model: wrapLanguageModel({
+            model,
+            middleware: { specificationVersion: 'v3', wrapGenerate: ({ doGenerate }) => doGenerate() },
+          }),
+          tools: { search: { ...search, execute: (input, options) => search.execute!(input, options) } },
+          stopWhen: [() => false, stopWhen],
+          prompt,
+        });
+        clear();
+      }
+    },
+  };
+}
+
 /** The least any integration does: a core run, a step and the usage per model call, each tool through the gateway. */
 function floorGenerate() {
   const { model, clear } = loopingModel();
@@ -238,13 +264,17 @@ const pct = (ratio: number) => `${ratio >= 0 ? '+' : ''}${(ratio * 100).toFixed(
 async function main() {
   console.log(`Bounded AI SDK adapter benchmark (${environment()})`);
   const rounds = 601;
-  const [plain, governed, floor] = await measure([plainGenerate(), governedGenerate(), floorGenerate()], rounds, 300);
+  const [plain, governed, floor, hooks] = await measure(
+    [plainGenerate(), governedGenerate(), floorGenerate(), hooksGenerate()],
+    rounds,
+    300,
+  );
   printTable(
     `A ${STEPS}-step tool loop through generateText, CPU time (median of ${rounds} interleaved rounds, one loop each)`,
-    [plain!.cpu, governed!.cpu, floor!.cpu],
+    [plain!.cpu, governed!.cpu, floor!.cpu, hooks!.cpu],
     'generateText, plain',
   );
-  printTable('The same, wall clock', [plain!.wall, governed!.wall, floor!.wall], 'generateText, plain');
+  printTable('The same, wall clock', [plain!.wall, governed!.wall, floor!.wall, hooks!.wall], 'generateText, plain');
   const streamRounds = 201;
   const [plainS, governedS] = await measure([plainStream(), governedStream()], streamRounds, 100);
   printTable(
@@ -270,6 +300,8 @@ async function main() {
       `(${formatNs(governed!.cpu.ns - plain!.cpu.ns)} CPU per loop; target <= 5%: ${added <= 0.05 ? 'met' : 'MISSED'})` +
       `\n  the core floor (a governed run, a step and usage per model call, each tool through the gateway, by hand) ` +
       `adds ${pct(pairedRatio(floor!, plain!) - 1)}; the adapter over that floor: ${pct(pairedRatio(governed!, floor!) - 1)}` +
+      `\n  the SDK's hooks alone, empty (a pass-through model middleware, a wrapper around execute): ` +
+      `${pct(pairedRatio(hooks!, plain!) - 1)}; the adapter over them: ${pct(pairedRatio(governed!, hooks!) - 1)}` +
       `\n  through streamText: ${pct(pairedRatio(governedS!, plainS!) - 1)}; with a 1 ms model: ${pct(governedL.ns / plainL.ns - 1)}` +
       '\n  (percentages: the median of the per-round ratios, CPU time; the 1 ms model: wall clock)',
   );
