@@ -64,9 +64,10 @@ export class GovernedRun implements AIRun {
   constructor(run: ActiveRun, shared: Shared) {
     this.run = run;
     this.#shared = shared;
-    // Bound once: users hand these to the SDK detached from this object.
-    this.stopWhen = () => this.#stopWhen();
-    this.toolApproval = options => this.#approval(options, undefined);
+    // Bound once: users hand these to the SDK detached from this object. Bound methods, not arrows: an arrow made
+    // here keeps this constructor's context, and with it (measured) most of a loop's garbage survives a scavenge.
+    this.stopWhen = this.#stopWhen.bind(this);
+    this.toolApproval = this.#approvalOnly.bind(this);
   }
 
   /** Made on first use: most runs pass `model` through `settings()` and never read it. */
@@ -208,6 +209,10 @@ export class GovernedRun implements AIRun {
 
   // ---- toolApproval (ai@7) ----
 
+  #approvalOnly(options: ApprovalOptions): ToolApprovalAnswer | Promise<ToolApprovalAnswer> {
+    return this.#approval(options, undefined);
+  }
+
   /** Bounded's answer first; then the user's own `toolApproval`, or the tool's `needsApproval`, as the SDK would. */
   #approval(options: ApprovalOptions, user: unknown): ToolApprovalAnswer | Promise<ToolApprovalAnswer> {
     const ours = this.#decide(options);
@@ -291,25 +296,15 @@ export class GovernedRun implements AIRun {
           'cannot carry the middleware',
       );
     }
-    const wrapped = {
-      specificationVersion: model.specificationVersion,
-      provider: model.provider,
-      modelId: model.modelId,
-      get supportedUrls() {
-        return model.supportedUrls;
-      },
-      doGenerate: (params: CallOptionsLike) =>
-        this.#generate(
-          () => model.doGenerate(this.#withRunSignal(params) as never) as PromiseLike<GenerateResultLike>,
-          model,
-        ),
-      doStream: (params: CallOptionsLike) =>
-        this.#stream(
-          () => model.doStream(this.#withRunSignal(params) as never) as PromiseLike<StreamResultLike>,
-          model,
-        ),
-    };
-    return wrapped as unknown as GovernedModel<M>;
+    return new GovernedLanguageModel(model, this) as unknown as GovernedModel<M>;
+  }
+
+  /** A model call through `run.model()`: the step before it, the run's signal into it, its usage after. @internal */
+  callModel(model: LanguageModelLike, params: CallOptionsLike, stream: boolean): Promise<unknown> {
+    const withSignal = this.#withRunSignal(params);
+    return stream
+      ? this.#stream(modelCall(model, 'doStream', withSignal) as () => PromiseLike<StreamResultLike>, model)
+      : this.#generate(modelCall(model, 'doGenerate', withSignal) as () => PromiseLike<GenerateResultLike>, model);
   }
 
   /** The provider call aborts when the run stops (kill switch, deadline), as tools do. */
@@ -384,21 +379,7 @@ export class GovernedRun implements AIRun {
   /** Settles like `promise`, or with STOPPED as soon as the run stops. */
   #untilStopped<T>(promise: PromiseLike<T>): Promise<T | typeof STOPPED> {
     if (this.run.stopped) return Promise.resolve(STOPPED);
-    const waiting = this.#stopWaiters();
-    return new Promise((resolve, reject) => {
-      const onStop = () => resolve(STOPPED);
-      waiting.add(onStop);
-      promise.then(
-        value => {
-          waiting.delete(onStop);
-          resolve(value);
-        },
-        (error: unknown) => {
-          waiting.delete(onStop);
-          reject(error);
-        },
-      );
-    });
+    return untilStopped(promise, this.#stopWaiters());
   }
 
   /**
@@ -508,6 +489,64 @@ export class GovernedRun implements AIRun {
       user === undefined ? this.toolApproval : (options: ApprovalOptions) => this.#approval(options, user);
     return out as GovernedSettings<S>;
   }
+}
+
+/**
+ * The model as `run.model()` returns it. A class, not an object literal: a literal with a getter gets a hidden class
+ * of its own each time, and with one per run the SDK's code goes megamorphic and (measured) most of a loop's garbage
+ * survives a scavenge.
+ */
+class GovernedLanguageModel {
+  readonly specificationVersion: string;
+  readonly provider: string;
+  readonly modelId: string;
+  readonly #model: LanguageModelLike;
+  readonly #run: GovernedRun;
+
+  constructor(model: LanguageModelLike, run: GovernedRun) {
+    this.specificationVersion = model.specificationVersion;
+    this.provider = model.provider;
+    this.modelId = model.modelId;
+    this.#model = model;
+    this.#run = run;
+  }
+
+  get supportedUrls(): unknown {
+    return this.#model.supportedUrls;
+  }
+
+  doGenerate(params: CallOptionsLike): Promise<unknown> {
+    return this.#run.callModel(this.#model, params, false);
+  }
+
+  doStream(params: CallOptionsLike): Promise<unknown> {
+    return this.#run.callModel(this.#model, params, true);
+  }
+}
+
+function modelCall(model: LanguageModelLike, method: 'doGenerate' | 'doStream', params: CallOptionsLike) {
+  return () => model[method](params as never);
+}
+
+/**
+ * Settles like `promise`, or with STOPPED when `waiting` is told of a stop. At module level, so the listener it leaves
+ * in the run's set holds this small context only, not a GovernedRun method's.
+ */
+function untilStopped<T>(promise: PromiseLike<T>, waiting: Set<() => void>): Promise<T | typeof STOPPED> {
+  return new Promise((resolve, reject) => {
+    const onStop = () => resolve(STOPPED);
+    waiting.add(onStop);
+    promise.then(
+      value => {
+        waiting.delete(onStop);
+        resolve(value);
+      },
+      (error: unknown) => {
+        waiting.delete(onStop);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** The tool's options, with an abort signal that also fires when the run stops. */

@@ -726,36 +726,53 @@ export class RunImpl implements ActiveRun {
         () => settle(() => store.release(key)),
       );
     }
-    const circuits = g.policy.circuit_breaker.enabled ? g.stores.circuits : undefined;
-    return new Promise<R>((resolve, reject) => {
-      const waiting = this.#inFlight;
-      call.abort = (error: StopError) => {
-        this.#toolEnd(call, 'aborted', error.reason, undefined);
-        reject(error);
-      };
-      if (this.#stop) return call.abort(this.#stop.error);
-      waiting.add(call);
-      pending.then(
-        value => {
-          if (!waiting.delete(call)) return;
-          circuits?.recordSuccess(name);
-          this.#toolEnd(call, 'ok', undefined, value);
-          resolve(value);
-        },
-        (error: unknown) => {
-          if (!waiting.delete(call)) return;
-          const stop = this.#stop;
-          // Once the run has stopped, whatever the tool does next is the abort's doing.
-          if (stop) return call.abort!(stop.error);
-          if (circuits) {
-            const cb = g.policy.circuit_breaker;
-            circuits.recordFailure(name, cb.failure_threshold, cb.cooldown_seconds * 1000, Date.now());
-          }
-          this.#toolEnd(call, 'error', errorMessage(error), undefined);
-          reject(error);
-        },
-      );
+    // The caller's promise is settled through the call, not by closures kept on it: a closure made here would keep
+    // this frame (the tool's promise, its result) reachable from the call, long enough to outlive a scavenge.
+    const promise = new Promise<R>((resolve, reject) => {
+      call.resolve = resolve as (value: unknown) => void;
+      call.reject = reject;
     });
+    if (this.#stop) {
+      this.#abortCall(call, this.#stop.error);
+      return promise;
+    }
+    this.#inFlight.add(call);
+    pending.then(
+      value => this.#settled(call, value),
+      (error: unknown) => this.#failed(call, error),
+    );
+    return promise;
+  }
+
+  #settled(call: CallState, value: unknown): void {
+    if (!this.#inFlight.delete(call)) return;
+    const g = this.#g;
+    if (g.policy.circuit_breaker.enabled) g.stores.circuits.recordSuccess(call.name);
+    this.#toolEnd(call, 'ok', undefined, value);
+    call.resolve!(value);
+  }
+
+  #failed(call: CallState, error: unknown): void {
+    if (!this.#inFlight.delete(call)) return;
+    const stop = this.#stop;
+    // Once the run has stopped, whatever the tool does next is the abort's doing.
+    if (stop) {
+      this.#abortCall(call, stop.error);
+      return;
+    }
+    const g = this.#g;
+    if (g.policy.circuit_breaker.enabled) {
+      const cb = g.policy.circuit_breaker;
+      g.stores.circuits.recordFailure(call.name, cb.failure_threshold, cb.cooldown_seconds * 1000, Date.now());
+    }
+    this.#toolEnd(call, 'error', errorMessage(error), undefined);
+    call.reject!(error);
+  }
+
+  /** The run stopped while the tool ran: the caller is rejected at once, whatever the tool does next. */
+  #abortCall(call: CallState, error: StopError): void {
+    this.#toolEnd(call, 'aborted', error.reason, undefined);
+    call.reject!(error);
   }
 
   budgets(): BudgetSnapshot[] {
@@ -840,7 +857,7 @@ export class RunImpl implements ActiveRun {
     this.#controller?.abort(error);
     for (const reject of this.#waiting) reject(error);
     this.#waiting.clear();
-    for (const call of this.#inFlight) call.abort?.(error);
+    for (const call of this.#inFlight) this.#abortCall(call, error);
     this.#inFlight.clear();
     this.#resolveStopped(error);
     return error;
@@ -1344,8 +1361,9 @@ class ToolCall implements ToolContext {
   unchecked = false;
   /** Whether execute was called. */
   executed = false;
-  /** Set while the tool runs: how a stop rejects the caller at once. */
-  abort: ((error: StopError) => void) | undefined = undefined;
+  /** Settle the caller's promise once the tool has run (set when it starts). */
+  resolve: ((value: unknown) => void) | undefined = undefined;
+  reject: ((error: unknown) => void) | undefined = undefined;
   readonly #run: RunImpl;
   readonly #seq: number;
   #callId: string | undefined;
