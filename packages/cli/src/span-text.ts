@@ -379,127 +379,194 @@ function rawScalar(raw: string): string | number | boolean | null {
 }
 
 /**
- * A Jaeger span as Jaeger's query service writes it (compact, its fields in their order): one regular expression for
- * the head, the compact tag reader for the tags, the walker for what follows. Undefined for any other layout.
+ * A Jaeger span read by `scanJaegerSpan`: the members a run or a tool call is made of, and its wanted tags (see
+ * `INTERESTING`, and `bounded.metadata.*`) as `count` keys and values, in order. One is reused for every span.
  */
-const JAEGER_HEAD =
-  /\{"traceID":"([0-9a-f]+)","spanID":"([0-9a-f]+)",(?:"flags":\d+,)?"operationName":"((?:[^"\\]|\\.)*)","references":\[(?:\{"refType":"CHILD_OF","traceID":"[0-9a-f]+","spanID":"([0-9a-f]+)"\}(?:,\{[^{}]*\})*)?\],"startTime":(\d+),"duration":(\d+),"tags":/y;
-
-const NO_LOGS = ',"logs":[],"processID":"';
-const WARNINGS_NULL = ',"warnings":null}';
-const NO_REFERENCES: JaegerSpan['references'] = [];
-
-function compactJaegerSpan(
-  text: string,
-  start: number,
-  end: number,
-  withLogs: boolean,
-): [JaegerSpan, number] | undefined {
-  JAEGER_HEAD.lastIndex = start;
-  const head = JAEGER_HEAD.exec(text);
-  if (!head) return undefined;
-  const tagsStart = JAEGER_HEAD.lastIndex;
-  if (text.charCodeAt(tagsStart) !== 0x5b) return undefined;
-  // The tags end at the first `}],"` (or are `[]`): inside a string a quote is always escaped, so it is structural.
-  let tagsEnd: number;
-  if (text.charCodeAt(tagsStart + 1) === 0x5d) tagsEnd = tagsStart + 2;
-  else {
-    const close = text.indexOf('}],"', tagsStart);
-    if (close < 0 || close >= end) return undefined;
-    tagsEnd = close + 2;
-  }
-  const operationName = head[3]!;
-  const tags: JaegerTag[] = [];
-  const kind = operationName.charCodeAt(0);
-  if (kind === 0x65 || kind === 0x69) {
-    // Only the tags a run or a tool call is read for: bounded.* and gen_ai.* ones, found directly (in a slice of the
-    // text, so a search that finds nothing stops at the end of the tags).
-    const region = text.slice(tagsStart, tagsEnd);
-    if (!findTags(region, '{"key":"bounded.', tags)) return undefined;
-    // A tool span's gen_ai.* tags add nothing its name does not say (execute_tool <tool>).
-    if (kind === 0x69 && !findTags(region, '{"key":"gen_ai.', tags)) return undefined;
-  }
-  let logs: JaegerSpan['logs'];
-  let spanEnd = -1;
-  if (!withLogs && text.startsWith(NO_LOGS, tagsEnd)) {
-    // The usual tail, `,"logs":[],"processID":"p1","warnings":null}`, found without walking it.
-    const id = text.indexOf('"', tagsEnd + NO_LOGS.length);
-    if (id >= 0 && id < end && text.startsWith(WARNINGS_NULL, id + 1)) spanEnd = id + 1 + WARNINGS_NULL.length;
-  }
-  if (spanEnd < 0) {
-    // Any other tail is walked.
-    const c = new Cursor(text, tagsEnd, end);
-    while (c.nextMember()) {
-      const member = c.key(JAEGER, never);
-      c.colon();
-      if (member === 7 && withLogs) logs = JSON.parse(c.rawValue()) as JaegerSpan['logs'];
-      else c.skip();
-    }
-    spanEnd = c.pos;
-  }
-  const parent = head[4];
-  const span: { -readonly [K in keyof JaegerSpan]: JaegerSpan[K] } = {
-    traceID: head[1]!,
-    spanID: head[2]!,
-    operationName: operationName.includes('\\') ? (JSON.parse(`"${operationName}"`) as string) : operationName,
-    startTime: Number(head[5]),
-    duration: Number(head[6]),
-    references: parent === undefined ? NO_REFERENCES : [{ refType: 'CHILD_OF', spanID: parent }],
-    tags,
-  };
-  if (logs) span.logs = logs;
-  return [span, spanEnd];
+export class ScannedSpan {
+  traceID = '';
+  spanID = '';
+  /** The span id of its first reference, when that is CHILD_OF. */
+  parent: string | undefined = undefined;
+  operationName = '';
+  /** Epoch microseconds. */
+  startTime = 0;
+  /** Microseconds. */
+  duration = 0;
+  count = 0;
+  readonly keys: string[] = [];
+  readonly values: Array<string | number | boolean | null> = [];
+  logs: JaegerSpan['logs'] = undefined;
 }
 
 /**
- * Adds the interesting tags whose key starts with `needle` (`{"key":"bounded.`), read in place: the key is matched
- * against the table without making a string, the value sliced out. False when a tag is not compact.
+ * A string of its own with the text of `slice`: a substring of a long string can be a view that keeps all of that
+ * string alive while it is kept (a run's ids are kept to the end; the string is a megabyte of input).
  */
-function findTags(text: string, needle: string, tags: JaegerTag[]): boolean {
-  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) {
-    const keyStart = at + 8;
-    const keyEnd = text.indexOf('"', keyStart);
-    // (A quote in a key is escaped: the walker reads such tags.)
-    if (keyEnd < 0 || text.charCodeAt(keyEnd - 1) === BACKSLASH) return false;
-    // `","type":"<type>","value":`
-    if (!text.startsWith('","type":"', keyEnd)) return false;
-    const typeEnd = text.indexOf('"', keyEnd + 10);
-    if (typeEnd < 0 || !text.startsWith('","value":', typeEnd)) return false;
-    let key: string | undefined;
-    const id = TAGS.find(text, keyStart, keyEnd);
-    if (id >= 0) key = TAGS.names[id];
-    else if (wantMetadata(text, keyStart, keyEnd)) {
-      const raw = text.slice(keyStart, keyEnd);
-      key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
-    }
-    if (key === undefined) continue;
-    const valueStart = typeEnd + 10;
-    let valueEnd: number;
-    if (text.charCodeAt(valueStart) === QUOTE) {
-      valueEnd = valueStart + 1;
-      for (;;) {
-        valueEnd = text.indexOf('"', valueEnd);
-        if (valueEnd < 0) return false;
-        let slashes = 0;
-        for (let k = valueEnd - 1; text.charCodeAt(k) === BACKSLASH; k--) slashes++;
-        if (slashes % 2 === 0) break;
-        valueEnd++;
-      }
-      valueEnd++;
-    } else {
-      valueEnd = text.indexOf('}', valueStart);
-      if (valueEnd < 0) return false;
-    }
-    if (text.charCodeAt(valueEnd) !== 0x7d) return false;
-    tags.push({ key, value: rawScalar(text.slice(valueStart, valueEnd)) });
+export function own(slice: string): string {
+  return slice.length < 13 ? slice : ` ${slice}`.slice(1);
+}
+
+/**
+ * Strings seen again and again (tool and agent names, decisions, statuses) made once: a small table by hash, compared
+ * in place, so a value seen before costs no string. A collision replaces the entry: it stays small whatever the input.
+ */
+const INTERNED: Array<string | undefined> = new Array(1024).fill(undefined);
+
+/** The string `text[start, end)` (of a JSON string's content), or undefined when it holds an escape. */
+function intern(text: string, start: number, end: number): string | undefined {
+  const length = end - start;
+  let hash = length;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === BACKSLASH) return undefined;
+    hash = (Math.imul(hash, 31) + c) | 0;
   }
-  return true;
+  if (length > 48) return own(text.slice(start, end));
+  const slot = (hash ^ (hash >>> 11)) & 1023;
+  const seen = INTERNED[slot];
+  if (seen !== undefined && seen.length === length && text.startsWith(seen, start)) return seen;
+  const made = own(text.slice(start, end));
+  INTERNED[slot] = made;
+  return made;
+}
+
+const STRING = String.raw`"[^"\\]*(?:\\.[^"\\]*)*"`;
+const NUMBER = String.raw`-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?`;
+const SCALAR = `${STRING}|${NUMBER}|true|false|null`;
+const REFERENCE_TEXT = String.raw`\{"refType":"[A-Z_]+","traceID":"[0-9a-f]+","spanID":"[0-9a-f]+"\}`;
+/** The keys a tool call reads. */
+const TOOL_KEYS = [
+  'gen_ai.tool.name',
+  'bounded.decision',
+  'bounded.decision.reason',
+  'bounded.decision.rule',
+  'bounded.tool.outcome',
+  'bounded.approved_by',
+];
+const TOOL_KEY = TOOL_KEYS.map(key => key.replaceAll('.', '\\.')).join('|');
+/** A tag, then `,` and another or the `]` that ends them. */
+const THEN = String.raw`(?:,(?=\{)|(?=\]))`;
+const OTHER_TAG = String.raw`\{"key":"(?!(?:${TOOL_KEY})")[^"\\]*","type":"[a-z0-9]*","value":(?:${SCALAR})\}${THEN}`;
+const TOOL_TAG = String.raw`\{"key":"(${TOOL_KEY})","type":"[a-z0-9]*","value":(${SCALAR})\}${THEN}`;
+/** Up to this many of a span's tags with a tool call's keys are captured as it is matched. */
+const TOOL_SLOTS = TOOL_KEYS.length;
+/** The tags, a slot a tool key: `(?:other)* (?:tool (?:other)* (?:tool … )?)?`. */
+let TAG_LIST = '';
+for (let slot = 0; slot < TOOL_SLOTS; slot++) TAG_LIST = `(?:${TOOL_TAG}(?:${OTHER_TAG})*${TAG_LIST})?`;
+TAG_LIST = `(?:${OTHER_TAG})*${TAG_LIST}`;
+
+/**
+ * A Jaeger span as Jaeger's query service writes it: compact, its members in their order, the first reference
+ * CHILD_OF if there is one, each tag `{"key","type","value"}` with no escape in its key, and (optionally matched) the
+ * usual tail. One regular expression: the engine runs it natively, far faster than code can walk the characters; the
+ * tags a tool call reads are captured on the way.
+ */
+const COMPACT_SPAN = new RegExp(
+  String.raw`\{"traceID":"([0-9a-f]+)","spanID":"([0-9a-f]+)",(?:"flags":\d+,)?"operationName":"([^"\\]*)","references":\[(?:\{"refType":"CHILD_OF","traceID":"[0-9a-f]+","spanID":"([0-9a-f]+)"\}(?:,${REFERENCE_TEXT})*)?\],"startTime":(\d+),"duration":(\d+),"tags":\[(${TAG_LIST})\](,"logs":\[\],"processID":"[^"\\]*","warnings":null\})?`,
+  'y',
+);
+
+/** Groups: ids, name, parent, times, tags (1-7), the tool slots' key and value (8 on), the usual tail. */
+const TAIL_GROUP = 8 + 2 * TOOL_SLOTS;
+
+/** A run's tags among well-formed ones (`COMPACT_SPAN`'s): the key, and the value as a string's content or a scalar. */
+const RUN_TAGS = new RegExp(
+  String.raw`\{"key":"(${[...INTERESTING].map(key => key.replaceAll('.', '\\.')).join('|')}|bounded\.metadata\.[^"]+)","type":"[a-z0-9]*","value":(?:"([^"\\]*(?:\\.[^"\\]*)*)"|([^}]*))\}`,
+  'g',
+);
+
+/**
+ * Reads a Jaeger span in the compact layout Jaeger's query service writes (`COMPACT_SPAN`) at `start`, into `out`,
+ * without building the span: no object a tag, no string for a tag that is not wanted. Returns where the span ends, or
+ * -1 when it is laid out any other way or goes on past `end`: then `readJaegerSpan` reads it (and says what is wrong,
+ * if anything). It never throws.
+ */
+export function scanJaegerSpan(text: string, start: number, end: number, withLogs: boolean, out: ScannedSpan): number {
+  COMPACT_SPAN.lastIndex = start;
+  const span = COMPACT_SPAN.exec(text);
+  if (!span) return -1;
+  let logs: JaegerSpan['logs'];
+  let spanEnd = COMPACT_SPAN.lastIndex;
+  if (span[TAIL_GROUP] === undefined) {
+    // Another tail: walked.
+    const c = new Cursor(text, spanEnd, end);
+    try {
+      while (c.nextMember()) {
+        const member = c.key(JAEGER, never);
+        // A member read above, again: `readJaegerSpan` says which counts.
+        if (member >= 0 && member !== 7) return -1;
+        c.colon();
+        if (member === 7 && withLogs) logs = JSON.parse(c.rawValue()) as JaegerSpan['logs'];
+        else c.skip();
+      }
+    } catch {
+      return -1;
+    }
+    spanEnd = c.pos;
+  }
+  if (spanEnd > end) return -1;
+  const name = span[3]!;
+  // Only a tool call's or a run's tags are read (`execute_tool …`, `invoke_…`).
+  const kind = name.charCodeAt(0);
+  const keys = out.keys;
+  const values = out.values;
+  let count = 0;
+  if (kind === 0x65) {
+    for (let group = 8; count < TOOL_SLOTS; group += 2) {
+      const key = span[group];
+      if (key === undefined) break;
+      const value = scalarOf(span[group + 1]!);
+      if (value === undefined) return -1;
+      keys[count] = key;
+      values[count] = value;
+      count++;
+    }
+  } else if (kind === 0x69) {
+    const tags = span[7]!;
+    RUN_TAGS.lastIndex = 0;
+    for (let tag = RUN_TAGS.exec(tags); tag; tag = RUN_TAGS.exec(tags)) {
+      const content = tag[2];
+      let value: string | number | boolean | null | undefined;
+      if (content === undefined) value = scalarOf(tag[3]!);
+      else value = intern(content, 0, content.length) ?? decoded(content);
+      if (value === undefined) return -1;
+      keys[count] = tag[1]!;
+      values[count] = value;
+      count++;
+    }
+  }
+  out.traceID = span[1]!;
+  out.spanID = span[2]!;
+  out.parent = span[4];
+  out.operationName = intern(name, 0, name.length)!;
+  out.startTime = Number(span[5]);
+  out.duration = Number(span[6]);
+  out.count = count;
+  out.logs = logs;
+  return spanEnd;
+}
+
+/** A tag's value from its JSON text: what `JSON.parse` gives, or undefined for a bad escape. */
+function scalarOf(raw: string): string | number | boolean | null | undefined {
+  const first = raw.charCodeAt(0);
+  if (first === QUOTE) return intern(raw, 1, raw.length - 1) ?? decoded(raw.slice(1, -1));
+  if (first === 0x74) return true;
+  if (first === 0x66) return false;
+  if (first === 0x6e) return null;
+  return Number(raw);
+}
+
+/** A JSON string's content with escapes, decoded; undefined when an escape is bad. */
+function decoded(content: string): string | undefined {
+  try {
+    return JSON.parse(`"${content}"`) as string;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A Jaeger span (`data[].spans[]`) with only the interesting tags; logs only when asked for. */
 export function readJaegerSpan(buf: string, start: number, end: number, withLogs: boolean): [JaegerSpan, number] {
-  const compact = compactJaegerSpan(buf, start, end, withLogs);
-  if (compact) return compact;
   const c = new Cursor(buf, start, end);
   let traceID = '';
   let spanID = '';

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { JsonStreamError, JsonValueStream, type RawHandler } from './json-stream.js';
-import { INCOMPLETE, readJaegerSpan, readOtlpSpan } from './span-text.js';
+import { INCOMPLETE, own, readJaegerSpan, readOtlpSpan, ScannedSpan, scanJaegerSpan } from './span-text.js';
 
 /** One tool call of a run, as its span (or audit records) tell it. */
 export interface ToolCallRecord {
@@ -133,6 +133,10 @@ export class RunCollector {
   /** Tool calls whose run span has not been seen yet, by the run span's key. */
   readonly #orphans = new Map<string, ToolCallRecord[]>();
   readonly #withMarks: boolean;
+  /** The run span added last, and its key. */
+  #lastRun: MutableRun | undefined;
+  #lastRunKey = '';
+  readonly #toolNames = new Map<string, string>();
   spans = 0;
 
   constructor(options: CollectorOptions = {}) {
@@ -192,7 +196,7 @@ export class RunCollector {
         }
       }
       if (outcome === 'ok' && (decision === 'deny' || decision === 'rejected')) outcome = 'refused';
-      this.#addTool(traceId, parent, { tool, start, durationMs, decision, reason, rule, outcome, approvedBy });
+      this.#addTool(parent, { tool, start, durationMs, decision, reason, rule, outcome, approvedBy });
       if (this.#withMarks && span.logs) {
         const run = this.#runs.get(parent ?? '');
         for (const log of span.logs) {
@@ -210,6 +214,82 @@ export class RunCollector {
         if (mark) run.marks.push(mark);
       }
     }
+  }
+
+  /** A Jaeger span read in place (`scanJaegerSpan`): what `addJaegerSpan` does with it, without the span object. */
+  addScannedJaegerSpan(span: ScannedSpan): void {
+    this.spans++;
+    const name = span.operationName;
+    const kind = spanKind(name);
+    if (kind === OTHER) return;
+    const start = span.startTime / 1000;
+    const durationMs = span.duration / 1000;
+    const keys = span.keys;
+    const values = span.values;
+    if (kind === TOOL) {
+      let tool: string | undefined;
+      let decision = 'unknown';
+      let reason: string | undefined;
+      let rule: string | undefined;
+      let outcome = 'ok';
+      let approvedBy: string | undefined;
+      for (let i = 0; i < span.count; i++) {
+        switch (keys[i]) {
+          case 'gen_ai.tool.name':
+            tool = String(values[i]);
+            break;
+          case 'bounded.decision':
+            decision = String(values[i]);
+            break;
+          case 'bounded.decision.reason':
+            reason = String(values[i]);
+            break;
+          case 'bounded.decision.rule':
+            rule = String(values[i]);
+            break;
+          case 'bounded.tool.outcome':
+            outcome = String(values[i]);
+            break;
+          case 'bounded.approved_by':
+            approvedBy = String(values[i]);
+            break;
+        }
+      }
+      tool ??= this.#toolOf(name);
+      if (outcome === 'ok' && (decision === 'deny' || decision === 'rejected')) outcome = 'refused';
+      const call: ToolCallRecord = { tool, start, durationMs, decision, reason, rule, outcome, approvedBy };
+      // The run span just read is the usual parent (a trace's run span, then its tool spans): no id to make.
+      const parent = span.parent;
+      const last = this.#lastRun;
+      if (last && parent === this.#lastRunKey) last.tools.push(call);
+      else this.#addTool(parent === undefined ? undefined : own(parent), call);
+      if (this.#withMarks && span.logs) {
+        const run = this.#runs.get(parent ?? '');
+        for (const log of span.logs) {
+          const marks = jaegerLogMarks(log, tool);
+          if (marks && run) run.marks.push(marks);
+        }
+      }
+      return;
+    }
+    const run = this.#newRun(own(span.traceID), own(span.spanID), name, kind, start, durationMs);
+    for (let i = 0; i < span.count; i++) applyRunAttribute(run, keys[i]!, values[i]);
+    if (this.#withMarks && span.logs) {
+      for (const log of span.logs) {
+        const mark = jaegerLogMarks(log, undefined);
+        if (mark) run.marks.push(mark);
+      }
+    }
+  }
+
+  /** `execute_tool <tool>`: the tool, made once a name. */
+  #toolOf(name: string): string {
+    let tool = this.#toolNames.get(name);
+    if (tool === undefined) {
+      tool = name.slice(TOOL_PREFIX.length);
+      if (this.#toolNames.size < 4096) this.#toolNames.set(name, tool);
+    }
+    return tool;
   }
 
   /** A span from OTLP JSON (`resourceSpans[].scopeSpans[].spans[]`). */
@@ -254,7 +334,7 @@ export class RunCollector {
       }
       if (outcome === 'ok' && (decision === 'deny' || decision === 'rejected')) outcome = 'refused';
       const parent = span.parentSpanId || undefined;
-      this.#addTool(traceId, parent, { tool, start, durationMs, decision, reason, rule, outcome, approvedBy });
+      this.#addTool(parent, { tool, start, durationMs, decision, reason, rule, outcome, approvedBy });
       return;
     }
     const run = this.#newRun(traceId, span.spanId, name, kind, start, durationMs);
@@ -271,6 +351,7 @@ export class RunCollector {
 
   /** A run told by other means (the audit log). */
   addRun(run: RunRecord): void {
+    this.#lastRun = undefined;
     this.#runs.set(`audit/${run.runId}`, {
       ...run,
       metadata: { ...run.metadata },
@@ -305,10 +386,12 @@ export class RunCollector {
     };
     this.#orphans.delete(key);
     this.#runs.set(key, run);
+    this.#lastRun = run;
+    this.#lastRunKey = key;
     return run;
   }
 
-  #addTool(_traceId: string, parent: string | undefined, call: ToolCallRecord): void {
+  #addTool(parent: string | undefined, call: ToolCallRecord): void {
     const key = parent ?? '';
     const run = this.#runs.get(key);
     if (run) {
@@ -556,7 +639,16 @@ export function traceStream(collector: RunCollector): JsonValueStream {
       add(result[0]);
       return result[1];
     };
-  for (const path of JAEGER_SPAN_PATHS) raw[path] = read(readJaegerSpan, span => collector.addJaegerSpan(span));
+  const scanned = new ScannedSpan();
+  const readJaeger = read(readJaegerSpan, span => collector.addJaegerSpan(span));
+  // Compact spans are read in place; any other layout (or a span cut by the end of a chunk) by the full reader.
+  const jaeger = (text: string, start: number, end: number): number => {
+    const spanEnd = scanJaegerSpan(text, start, end, withMarks, scanned);
+    if (spanEnd < 0) return readJaeger(text, start, end);
+    collector.addScannedJaegerSpan(scanned);
+    return spanEnd;
+  };
+  for (const path of JAEGER_SPAN_PATHS) raw[path] = jaeger;
   for (const path of OTLP_SPAN_PATHS) raw[path] = read(readOtlpSpan, span => collector.addOtlpSpan(span));
   return new JsonValueStream([], () => {}, raw);
 }
