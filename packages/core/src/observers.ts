@@ -34,7 +34,10 @@ export class ObserverHub {
   }
 
   emit(event: BoundedEvent): void {
-    for (const observer of this.#observers) {
+    const observers = this.#observers;
+    // Indexed: an iterator per event is measurable on every tool call.
+    for (let i = 0; i < observers.length; i++) {
+      const observer = observers[i]!;
       if (!observer.onEvent) continue;
       try {
         const returned = observer.onEvent(event) as unknown;

@@ -102,7 +102,7 @@ export class RunImpl implements ActiveRun {
   /** Rejecters of approvals and idempotency waits in progress, told when the run stops. */
   readonly #waiting = new Set<(error: StopError) => void>();
   /** Tool executions in progress, aborted when the run stops. */
-  readonly #inFlight = new Set<ToolCall>();
+  readonly #inFlight = new InFlight();
   #removeCallerAbort: (() => void) | undefined;
 
   #steps = 0;
@@ -857,8 +857,7 @@ export class RunImpl implements ActiveRun {
     this.#controller?.abort(error);
     for (const reject of this.#waiting) reject(error);
     this.#waiting.clear();
-    for (const call of this.#inFlight) this.#abortCall(call, error);
-    this.#inFlight.clear();
+    for (let call = this.#inFlight.takeAll(); call; call = call.nextInFlight) this.#abortCall(call, error);
     this.#resolveStopped(error);
     return error;
   }
@@ -1262,7 +1261,7 @@ export class RunImpl implements ActiveRun {
           this.#inputTokens,
           this.#outputTokens,
           this.#costUsd,
-          end - performance.timeOrigin - this.#startedAt,
+          end - TIME_ORIGIN - this.#startedAt,
         ],
         limits,
         round3(end - call.started),
@@ -1361,6 +1360,10 @@ class ToolCall implements ToolContext {
   unchecked = false;
   /** Whether execute was called. */
   executed = false;
+  /** In the run's list of running calls (see InFlight). */
+  inFlight = false;
+  prevInFlight: ToolCall | undefined = undefined;
+  nextInFlight: ToolCall | undefined = undefined;
   /** Settle the caller's promise once the tool has run (set when it starts). */
   resolve: ((value: unknown) => void) | undefined = undefined;
   reject: ((error: unknown) => void) | undefined = undefined;
@@ -1443,7 +1446,47 @@ function wrapExecute<A, R>(
 
 /** Epoch milliseconds with sub-millisecond precision (monotonic within the process), for events and spans. */
 function epochNow(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
+}
+
+/** Constant for the process; the getter is a call into the runtime, and this is on every call's path. */
+const TIME_ORIGIN = performance.timeOrigin;
+
+/**
+ * The tool calls running now, as a list threaded through the calls themselves: adding and removing one allocates
+ * nothing (a Set going between zero and one entries reallocates its table on every call).
+ */
+class InFlight {
+  #head: ToolCall | undefined = undefined;
+
+  add(call: ToolCall): void {
+    call.inFlight = true;
+    call.prevInFlight = undefined;
+    call.nextInFlight = this.#head;
+    if (this.#head) this.#head.prevInFlight = call;
+    this.#head = call;
+  }
+
+  /** Takes the call out; false if it was not in (already settled, or aborted by a stop). */
+  delete(call: ToolCall): boolean {
+    if (!call.inFlight) return false;
+    call.inFlight = false;
+    const { prevInFlight: prev, nextInFlight: next } = call;
+    if (prev) prev.nextInFlight = next;
+    else this.#head = next;
+    if (next) next.prevInFlight = prev;
+    call.prevInFlight = undefined;
+    call.nextInFlight = undefined;
+    return true;
+  }
+
+  /** Empties the list and returns its first call; follow `nextInFlight` for the rest. */
+  takeAll(): ToolCall | undefined {
+    const head = this.#head;
+    this.#head = undefined;
+    for (let call = head; call; call = call.nextInFlight) call.inFlight = false;
+    return head;
+  }
 }
 
 function budgetSnapshots(
