@@ -86,3 +86,10 @@ export function pairedRatio(a: BenchResult, b: BenchResult, base: BenchResult): 
   ratios.sort((x, y) => x - y);
   return ratios[Math.floor(ratios.length / 2)]!;
 }
+
+/** The median over rounds of a / b, each round's figures taken together (see pairedRatio). */
+export function pairedQuotient(a: BenchResult, b: BenchResult): number {
+  const ratios = a.perRound.map((ns, i) => ns / b.perRound[i]!);
+  ratios.sort((x, y) => x - y);
+  return ratios[Math.floor(ratios.length / 2)]!;
+}
