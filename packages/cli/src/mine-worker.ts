@@ -30,6 +30,7 @@ export interface MineWorkerOutput {
 export async function mineSlice(
   input: MineWorkerInput,
   onProgress: (bytes: number, spans: number) => void,
+  chunk = CHUNK,
 ): Promise<MineWorkerOutput> {
   const collector = new RunCollector();
   const stream = traceStream(collector);
@@ -38,14 +39,14 @@ export async function mineSlice(
   let reported = 0;
   // One buffer, read into again and again (the stream copies what it keeps): a new buffer a chunk costs more to get
   // from the system than the read itself.
-  const buffer = Buffer.allocUnsafe(CHUNK);
+  const buffer = Buffer.allocUnsafe(chunk);
   const handle = await open(input.file, 'r');
   try {
     while (input.start + bytes < input.end) {
       const { bytesRead } = await handle.read(
         buffer,
         0,
-        Math.min(CHUNK, input.end - input.start - bytes),
+        Math.min(chunk, input.end - input.start - bytes),
         input.start + bytes,
       );
       if (bytesRead === 0) break;
