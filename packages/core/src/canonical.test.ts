@@ -154,4 +154,16 @@ describe('FingerprintCounter (loop detection)', () => {
     expect(counter.add(1, { page: 1, q: 'a' })).toBe(2);
     for (let i = 0; i < 10_000; i++) expect(counter.add(0, { q: `other ${i}` })).toBe(2);
   });
+
+  it("comes back from the pool empty, so one run never sees another run's counts", () => {
+    const first = FingerprintCounter.take();
+    for (let i = 0; i < 5; i++) first.add(0, { q: 'same' });
+    for (let i = 0; i < 10; i++) first.add(0, { q: `distinct ${i}` });
+    first.release();
+    const second = FingerprintCounter.take();
+    expect(second).toBe(first); // reused, not remade
+    expect(second.add(0, { q: 'same' })).toBe(1);
+    for (let i = 0; i < 10; i++) expect(second.add(0, { q: `distinct ${i}` })).toBe(1);
+    second.release();
+  });
 });

@@ -240,6 +240,12 @@ export function canonicalFingerprint(value: unknown): number {
   return (h1 >>> 0) * 0x100000 + (h2 >>> 12);
 }
 
+const POOL: FingerprintCounter[] = [];
+/** Runs in flight at once that get a pooled table; beyond, tables are made and left to the collector. */
+const POOL_SIZE = 256;
+/** Tables grown past this (a run with hundreds of distinct calls) are not kept. */
+const POOLED_CAPACITY = 512;
+
 /**
  * Counts how often each (tool, canonical arguments) pair was seen, without allocating per call: an open-addressing
  * table of the two 32-bit fingerprint halves in typed arrays. One per run; loop detection's hot path.
@@ -249,6 +255,22 @@ export class FingerprintCounter {
   #second = new Int32Array(32);
   #counts = new Uint32Array(32);
   #size = 0;
+
+  /**
+   * A cleared table from the pool, or a new one. Runs are short and many: three typed arrays per run (memory outside
+   * the heap, swept at every young collection) cost more than the counting.
+   */
+  static take(): FingerprintCounter {
+    return POOL.pop() ?? new FingerprintCounter();
+  }
+
+  /** Clears the table and returns it to the pool; the caller must not use it again. */
+  release(): void {
+    if (POOL.length >= POOL_SIZE || this.#counts.length > POOLED_CAPACITY) return;
+    if (this.#size > 0) this.#counts.fill(0);
+    this.#size = 0;
+    POOL.push(this);
+  }
 
   /** Counts one more call of `tool` (a small number per tool) with `args`; returns how many there have been. */
   add(tool: number, args: unknown): number {

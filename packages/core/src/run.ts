@@ -272,6 +272,9 @@ export class RunImpl implements ActiveRun {
   async #release(): Promise<void> {
     this.#ended = true;
     if (this.#timer) clearTimeout(this.#timer);
+    // A call still being admitted (an async schema) after this gets a fresh table, never the pooled one.
+    this.#loopCounts?.release();
+    this.#loopCounts = undefined;
     this.#removeCallerAbort?.();
     for (const key of this.#heldSlots.splice(0)) {
       try {
@@ -494,7 +497,7 @@ export class RunImpl implements ActiveRun {
 
     // 6. Loop detection: the same call over and over is an agent stuck, not working.
     if (policy.loop_detection.enabled) {
-      this.#loopCounts ??= new FingerprintCounter();
+      this.#loopCounts ??= FingerprintCounter.take();
       const seen = this.#loopCounts.add(rule.index, args);
       if (seen > policy.loop_detection.max_repeats) {
         this.#refuseOrShadow(
