@@ -102,11 +102,10 @@ export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
 
 /** The text of `bounded --help`. */
 export function mainHelp(): string {
-  const usages = COMMAND_NAMES.map(name => COMMANDS[name]!.usage);
-  const width = Math.max(...usages.map(usage => usage.length));
+  // The usage on its line, what it does under it: side by side, the longest pair ran to 150 columns.
   const commands = COMMAND_NAMES.map(name => {
     const command = COMMANDS[name]!;
-    return `  ${command.usage.padEnd(width)}  ${command.summary}`;
+    return `  ${command.usage}\n      ${command.summary}`;
   });
   return `bounded ${cliVersion()}: check Bounded policies, mine traces for workflows, catch drift with golden tasks
 and canaries, report runs, and operate the kill switch and approvals.
