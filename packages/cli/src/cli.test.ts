@@ -22,7 +22,9 @@ describe('bounded', () => {
       expect(stdout).toMatch(/^ {2}explain <policy-file> --tool <name>\n {6}Say what the policy decides/m);
       expect(stdout).toContain('Exit codes');
       expect(stdout).toMatch(/^ {2}3 {2}explain: the tool call is denied$/m);
-      expect(stdout).toMatch(/^ {2}mine <traces> \| --jaeger <url> --service <name>\n {6}Find the common tool-call paths/m);
+      expect(stdout).toMatch(
+        /^ {2}mine <traces> \| --jaeger <url> --service <name>\n {6}Find the common tool-call paths/m,
+      );
       // Readable in a 100-column terminal.
       for (const line of stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
       expect(stdout).toMatch(/^ {2}4 {2}golden run, canary report: the candidate drifted past a threshold$/m);
