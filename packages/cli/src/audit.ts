@@ -18,10 +18,12 @@ Usage
   bounded audit verify <audit.jsonl> [--key-env <VAR>] [--last-hash <hash>] [--json]
 
 Options
-  --key-env <VAR>     The environment variable holding the log's HMAC key (auditLog({ key })); the key is
-                      never given on the command line
-  --last-hash <hash>  The last hash you kept elsewhere: records cut from the end show up as a mismatch
-  --json              Print one JSON document: { ok, file, records, lastHash } or { ok: false, problems }
+  --key-env <VAR>     The environment variable holding the log's HMAC key (auditLog({ key }));
+                      the key is never given on the command line
+  --last-hash <hash>  The last hash you kept elsewhere: records cut from the end show up as a
+                      mismatch
+  --json              Print one JSON document:
+                      { ok, file, records, lastHash } or { ok: false, problems }
   -h, --help          Show this help
 
 Exit codes

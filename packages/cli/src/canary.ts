@@ -29,16 +29,18 @@ Usage
 
 Runs are told apart by the side core's createCanary() routed them to (metadata.canary: the
 bounded_canary label of the run metrics, the bounded.metadata.canary attribute of run spans). The
-comparison and its thresholds are those of bounded golden run: stop reasons, tool calls per run, tokens
-per run and p95 latency (answer checks need golden tasks).
+comparison and its thresholds are those of bounded golden run: stop reasons, tool calls per run,
+tokens per run and p95 latency (answer checks need golden tasks).
 
 Options
   --prometheus <url>   Query Prometheus (e.g. http://127.0.0.1:9090) over the documented metrics
-  --window <range>     With --prometheus: only the last range (PromQL, e.g. 1h); default: all since start
+  --window <range>     With --prometheus: only the last range (PromQL, e.g. 1h);
+                       default: all since start
 ${TRACE_SOURCE_HELP}
   --agent <name>       Only this agent's runs (recommended when a workflow escalates to an agent)
-  --thresholds <file>  A YAML file with a thresholds: mapping (a golden suite works); default thresholds:
-                       stop reasons 10% of runs, tool calls +25%, tokens +25%, p95 +50% and +50 ms
+  --thresholds <file>  A YAML file with a thresholds: mapping (a golden suite works); default
+                       thresholds: stop reasons 10% of runs, tool calls +25%, tokens +25%,
+                       p95 +50% and +50 ms
   --json               Print one JSON document: { ok, drifted, findings, baseline, candidate }
   -h, --help           Show this help
 

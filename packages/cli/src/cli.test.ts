@@ -32,6 +32,14 @@ describe('bounded', () => {
     }
   });
 
+  it("every command's help fits a 100-column terminal", async () => {
+    for (const name of ALL.split(', ')) {
+      const { code, stdout } = await cli([name, '--help']);
+      expect(code, name).toBe(0);
+      for (const line of stdout.split('\n')) expect(line.length, `${name}: ${line}`).toBeLessThanOrEqual(100);
+    }
+  });
+
   it('<command> --help and help <command> show that command', async () => {
     const validate = await cli(['validate', '--help']);
     expect(validate.code).toBe(0);

@@ -23,7 +23,8 @@ Options
   --tool <name>  The tool, as the agent calls it (e.g. kb.read)
   --args <json>  The call's arguments as JSON, for auto-approve rules that look at them
                  (e.g. --args '{"amount": 20}'); a value starting with "-" needs --args=<json>
-  --json         Print one JSON document: { ok: true, file, tool, args, verdict, enforcement, onRefusal }
+  --json         Print one JSON document:
+                 { ok: true, file, tool, args, verdict, enforcement, onRefusal }
                  (an invalid policy prints { ok: false, file, issues } as validate does)
   -h, --help     Show this help
 

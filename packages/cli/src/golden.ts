@@ -277,14 +277,16 @@ export const GOLDEN_OPTIONS = {
 export const GOLDEN_HELP = `Run a golden suite under a baseline and a candidate config, and fail on drift (a gate for CI).
 
 Usage
-  bounded golden run <suite.yaml> --baseline <config.yaml> --candidate <config.yaml> [--runs <n>] [--json]
+  bounded golden run <suite.yaml> --baseline <config.yaml> --candidate <config.yaml>
+    [--runs <n>] [--json]
 
-Each task runs --runs times (default: the suite's runs, else 5) under each config, interleaved. The candidate
-drifts when, past the suite's thresholds: its stop reasons move, it makes more tool calls or spends more tokens a
-run, its p95 latency grows, or it passes fewer answer checks (tool path, answer, status, budgets).
+Each task runs --runs times (default: the suite's runs, else 5) under each config, interleaved.
+The candidate drifts when, past the suite's thresholds: its stop reasons move, it makes more tool
+calls or spends more tokens a run, its p95 latency grows, or it passes fewer answer checks (tool
+path, answer, status, budgets).
 
 A config names a policy and the agent under test:
-  policy: ../policies/support-desk.yaml   # a policy file (relative to the config) or an inline policy
+  policy: ../policies/support-desk.yaml   # a policy file (relative to the config), or inline
   agent: ./dist/agent.js                  # a module exporting agent(run, input, context)
   options: { model: v2 }                  # handed to the agent as context.options
 

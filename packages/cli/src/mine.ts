@@ -162,8 +162,9 @@ Usage
   bounded mine --jaeger <url> --service <name> [--since <when>] [options]
 
 A run's path is the tools it called that the gateway let through, in order. Paths that are common
-(--min-share) and healthy (--min-success) become the branches of a workflow skeleton on @bounded/core's
-defineWorkflow; the rest of the runs stay with the agent, which the workflow escalates to.
+(--min-share) and healthy (--min-success) become the branches of a workflow skeleton on
+@bounded/core's defineWorkflow; the rest of the runs stay with the agent, which the workflow
+escalates to.
 
 Options
 ${TRACE_SOURCE_HELP}
@@ -174,7 +175,8 @@ ${TRACE_SOURCE_HELP}
   --min-success <pct>  A covered path ends ok at least this often (default 80%)
   --out <file>         Where the workflow skeleton goes (default <agent>.workflow.ts)
   --name <name>        The workflow's name (default <agent>-workflow)
-  --json               Print one JSON document: { ok, source, agent, runs, paths, covered, agentShare, out }
+  --json               Print one JSON document:
+                       { ok, source, agent, runs, paths, covered, agentShare, out }
   -h, --help           Show this help
 
 A progress bar shows on a terminal (stderr) while the traces are read.
@@ -187,7 +189,8 @@ Exit codes
 
 Examples
   bounded mine traces.json --agent support-agent
-  bounded mine --jaeger http://127.0.0.1:16686 --service support-desk --since 24h --out desk.workflow.ts`;
+  bounded mine --jaeger http://127.0.0.1:16686 --service support-desk --since 24h \\
+    --out desk.workflow.ts`;
 
 /** `bounded mine`. Throws CliUsageError for a bad command line. */
 export async function mineCommand(argv: readonly string[], io: CliIo): Promise<ExitCode> {

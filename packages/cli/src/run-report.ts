@@ -24,8 +24,9 @@ Usage
   bounded report <audit.jsonl | traces.json> [--html <out.html>] [options]
   bounded report --jaeger <url> --service <name> [--since <when>] [--html <out.html>] [options]
 
-The file is read as an audit log (auditLog() of @bounded/core) when its records carry seq and hash, else as
-traces. Each run: agent, mode, outcome (ok or the stop reason), duration, tool calls, refused calls, tokens, cost.
+The file is read as an audit log (auditLog() of @bounded/core) when its records carry seq and hash,
+else as traces. Each run: agent, mode, outcome (ok or the stop reason), duration, tool calls,
+refused calls, tokens, cost.
 
 Options
 ${TRACE_SOURCE_HELP}
