@@ -133,6 +133,8 @@ export class RunCollector {
   /** Tool calls whose run span has not been seen yet, by the run span's key. */
   readonly #orphans = new Map<string, ToolCallRecord[]>();
   readonly #withMarks: boolean;
+  /** Reused for every tool span: its tags are read into it one at a time. */
+  readonly #toolTags = new ToolTags();
   /** The run span added last, and its key. */
   #lastRun: MutableRun | undefined;
   #lastRunKey = '';
@@ -167,53 +169,16 @@ export class RunCollector {
     const start = span.startTime / 1000;
     const durationMs = span.duration / 1000;
     if (kind === TOOL) {
-      let tool = name.slice(TOOL_PREFIX.length);
-      let decision = 'unknown';
-      let reason: string | undefined;
-      let rule: string | undefined;
-      let outcome = 'ok';
-      let approvedBy: string | undefined;
-      for (const tag of tags) {
-        switch (tag.key) {
-          case 'gen_ai.tool.name':
-            tool = String(tag.value);
-            break;
-          case 'bounded.decision':
-            decision = String(tag.value);
-            break;
-          case 'bounded.decision.reason':
-            reason = String(tag.value);
-            break;
-          case 'bounded.decision.rule':
-            rule = String(tag.value);
-            break;
-          case 'bounded.tool.outcome':
-            outcome = String(tag.value);
-            break;
-          case 'bounded.approved_by':
-            approvedBy = String(tag.value);
-            break;
-        }
-      }
-      if (outcome === 'ok' && (decision === 'deny' || decision === 'rejected')) outcome = 'refused';
-      this.#addTool(parent, { tool, start, durationMs, decision, reason, rule, outcome, approvedBy });
-      if (this.#withMarks && span.logs) {
-        const run = this.#runs.get(parent ?? '');
-        for (const log of span.logs) {
-          const marks = jaegerLogMarks(log, tool);
-          if (marks && run) run.marks.push(marks);
-        }
-      }
+      const read = this.#toolTags.reset();
+      for (const tag of tags) read.read(tag.key, tag.value);
+      const tool = read.tool ?? this.#toolOf(name);
+      this.#addTool(parent, read.record(tool, start, durationMs));
+      this.#addLogMarks(this.#runs.get(parent ?? ''), span.logs, tool);
       return;
     }
     const run = this.#newRun(traceId, span.spanID, name, kind, start, durationMs);
     for (const tag of tags) applyRunAttribute(run, tag.key, tag.value);
-    if (this.#withMarks && span.logs) {
-      for (const log of span.logs) {
-        const mark = jaegerLogMarks(log, undefined);
-        if (mark) run.marks.push(mark);
-      }
-    }
+    this.#addLogMarks(run, span.logs, undefined);
   }
 
   /** A Jaeger span read in place (`scanJaegerSpan`): what `addJaegerSpan` does with it, without the span object. */
@@ -227,58 +192,29 @@ export class RunCollector {
     const keys = span.keys;
     const values = span.values;
     if (kind === TOOL) {
-      let tool: string | undefined;
-      let decision = 'unknown';
-      let reason: string | undefined;
-      let rule: string | undefined;
-      let outcome = 'ok';
-      let approvedBy: string | undefined;
-      for (let i = 0; i < span.count; i++) {
-        switch (keys[i]) {
-          case 'gen_ai.tool.name':
-            tool = String(values[i]);
-            break;
-          case 'bounded.decision':
-            decision = String(values[i]);
-            break;
-          case 'bounded.decision.reason':
-            reason = String(values[i]);
-            break;
-          case 'bounded.decision.rule':
-            rule = String(values[i]);
-            break;
-          case 'bounded.tool.outcome':
-            outcome = String(values[i]);
-            break;
-          case 'bounded.approved_by':
-            approvedBy = String(values[i]);
-            break;
-        }
-      }
-      tool ??= this.#toolOf(name);
-      if (outcome === 'ok' && (decision === 'deny' || decision === 'rejected')) outcome = 'refused';
-      const call: ToolCallRecord = { tool, start, durationMs, decision, reason, rule, outcome, approvedBy };
+      const read = this.#toolTags.reset();
+      for (let i = 0; i < span.count; i++) read.read(keys[i]!, values[i]);
+      const tool = read.tool ?? this.#toolOf(name);
+      const call = read.record(tool, start, durationMs);
       // The run span just read is the usual parent (a trace's run span, then its tool spans): no id to make.
       const parent = span.parent;
       const last = this.#lastRun;
       if (last && parent === this.#lastRunKey) last.tools.push(call);
       else this.#addTool(parent === undefined ? undefined : own(parent), call);
-      if (this.#withMarks && span.logs) {
-        const run = this.#runs.get(parent ?? '');
-        for (const log of span.logs) {
-          const marks = jaegerLogMarks(log, tool);
-          if (marks && run) run.marks.push(marks);
-        }
-      }
+      this.#addLogMarks(this.#runs.get(parent ?? ''), span.logs, tool);
       return;
     }
     const run = this.#newRun(own(span.traceID), own(span.spanID), name, kind, start, durationMs);
     for (let i = 0; i < span.count; i++) applyRunAttribute(run, keys[i]!, values[i]);
-    if (this.#withMarks && span.logs) {
-      for (const log of span.logs) {
-        const mark = jaegerLogMarks(log, undefined);
-        if (mark) run.marks.push(mark);
-      }
+    this.#addLogMarks(run, span.logs, undefined);
+  }
+
+  /** Jaeger span logs as timeline marks of `run` (only when marks are wanted). */
+  #addLogMarks(run: MutableRun | undefined, logs: readonly JaegerLog[] | undefined, tool: string | undefined): void {
+    if (!this.#withMarks || !logs || !run) return;
+    for (const log of logs) {
+      const mark = jaegerLogMarks(log, tool);
+      if (mark) run.marks.push(mark);
     }
   }
 
@@ -304,37 +240,11 @@ export class RunCollector {
     const durationMs = nanosToMs(span.endTimeUnixNano) - start;
     const attributes = span.attributes ?? [];
     if (kind === TOOL) {
-      let tool = name.slice(TOOL_PREFIX.length);
-      let decision = 'unknown';
-      let reason: string | undefined;
-      let rule: string | undefined;
-      let outcome = 'ok';
-      let approvedBy: string | undefined;
-      for (const attribute of attributes) {
-        switch (attribute.key) {
-          case 'gen_ai.tool.name':
-            tool = String(otlpValue(attribute.value));
-            break;
-          case 'bounded.decision':
-            decision = String(otlpValue(attribute.value));
-            break;
-          case 'bounded.decision.reason':
-            reason = String(otlpValue(attribute.value));
-            break;
-          case 'bounded.decision.rule':
-            rule = String(otlpValue(attribute.value));
-            break;
-          case 'bounded.tool.outcome':
-            outcome = String(otlpValue(attribute.value));
-            break;
-          case 'bounded.approved_by':
-            approvedBy = String(otlpValue(attribute.value));
-            break;
-        }
-      }
-      if (outcome === 'ok' && (decision === 'deny' || decision === 'rejected')) outcome = 'refused';
+      const read = this.#toolTags.reset();
+      for (const attribute of attributes) read.read(attribute.key, otlpValue(attribute.value));
+      const tool = read.tool ?? this.#toolOf(name);
       const parent = span.parentSpanId || undefined;
-      this.#addTool(parent, { tool, start, durationMs, decision, reason, rule, outcome, approvedBy });
+      this.#addTool(parent, read.record(tool, start, durationMs));
       return;
     }
     const run = this.#newRun(traceId, span.spanId, name, kind, start, durationMs);
@@ -487,6 +397,64 @@ function applyRunAttribute(run: MutableRun, key: string, value: unknown): void {
   }
   if (key.startsWith('bounded.metadata.')) {
     run.metadata[key.slice('bounded.metadata.'.length)] = value as string | number | boolean;
+  }
+}
+
+/** A tool span's Bounded tags, whatever format they come in, read one at a time. */
+class ToolTags {
+  tool: string | undefined = undefined;
+  decision = 'unknown';
+  reason: string | undefined = undefined;
+  rule: string | undefined = undefined;
+  outcome = 'ok';
+  approvedBy: string | undefined = undefined;
+
+  reset(): this {
+    this.tool = undefined;
+    this.decision = 'unknown';
+    this.reason = undefined;
+    this.rule = undefined;
+    this.outcome = 'ok';
+    this.approvedBy = undefined;
+    return this;
+  }
+
+  read(key: string, value: unknown): void {
+    switch (key) {
+      case 'gen_ai.tool.name':
+        this.tool = String(value);
+        return;
+      case 'bounded.decision':
+        this.decision = String(value);
+        return;
+      case 'bounded.decision.reason':
+        this.reason = String(value);
+        return;
+      case 'bounded.decision.rule':
+        this.rule = String(value);
+        return;
+      case 'bounded.tool.outcome':
+        this.outcome = String(value);
+        return;
+      case 'bounded.approved_by':
+        this.approvedBy = String(value);
+        return;
+    }
+  }
+
+  /** The call; a refused call whose span says nothing of its outcome is `refused`. */
+  record(tool: string, start: number, durationMs: number): ToolCallRecord {
+    const { decision, outcome } = this;
+    return {
+      tool,
+      start,
+      durationMs,
+      decision,
+      reason: this.reason,
+      rule: this.rule,
+      outcome: outcome === 'ok' && (decision === 'deny' || decision === 'rejected') ? 'refused' : outcome,
+      approvedBy: this.approvedBy,
+    };
   }
 }
 
