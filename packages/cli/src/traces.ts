@@ -135,6 +135,8 @@ export class RunCollector {
   readonly #withMarks: boolean;
   /** Reused for every tool span: its tags are read into it one at a time. */
   readonly #toolTags = new ToolTags();
+  /** The trace of the span read last (Jaeger JSON). */
+  #trace: string | undefined;
   /** The run span added last, and its key. */
   #lastRun: MutableRun | undefined;
   #lastRunKey = '';
@@ -158,6 +160,7 @@ export class RunCollector {
     const kind = spanKind(name);
     if (kind === OTHER) return;
     const traceId = span.traceID;
+    this.#trace = traceId;
     const tags = span.tags ?? [];
     let parent: string | undefined;
     for (const ref of span.references ?? []) {
@@ -184,6 +187,7 @@ export class RunCollector {
   /** A Jaeger span read in place (`scanJaegerSpan`): what `addJaegerSpan` does with it, without the span object. */
   addScannedJaegerSpan(span: ScannedSpan): void {
     this.spans++;
+    this.#trace = span.traceID;
     const name = span.operationName;
     const kind = spanKind(name);
     if (kind === OTHER) return;
@@ -326,12 +330,37 @@ export class RunCollector {
   /** The runs, oldest first, each with its tool calls and marks in time order. */
   runs(): RunRecord[] {
     const runs = [...this.#runs.values()];
-    for (const run of runs) {
-      if (run.tools.length > 1) run.tools.sort((a, b) => a.start - b.start);
-      if (run.marks.length > 1) run.marks.sort((a, b) => a.time - b.time);
-    }
+    for (const run of runs) inTimeOrder(run);
     return runs.sort((a, b) => a.start - b.start);
   }
+
+  /**
+   * Takes out the runs of the Jaeger traces read to their end, in the order they came, each with its tool calls and
+   * marks in time order. Only for input whose traces are not interleaved (Jaeger's JSON has a trace's spans
+   * together): there a trace is over once a span of another has come. The trace being read stays. Keeping no more
+   * than that is what lets a large file be mined in little memory (and fast: a heap of finished runs is slow to
+   * collect).
+   */
+  takeFinishedRuns(): RunRecord[] {
+    const current = this.#trace;
+    const done: RunRecord[] = [];
+    for (const [key, run] of this.#runs) {
+      if (run.traceId === current) continue;
+      this.#runs.delete(key);
+      done.push(inTimeOrder(run));
+    }
+    if (this.#lastRun && this.#lastRun.traceId !== current) {
+      this.#lastRun = undefined;
+      this.#lastRunKey = '';
+    }
+    return done;
+  }
+}
+
+function inTimeOrder(run: MutableRun): MutableRun {
+  if (run.tools.length > 1) run.tools.sort((a, b) => a.start - b.start);
+  if (run.marks.length > 1) run.marks.sort((a, b) => a.time - b.time);
+  return run;
 }
 
 const OTHER = 0;
