@@ -9,7 +9,7 @@ import { runCli } from './cli.js';
 import { JsonValueStream } from './json-stream.js';
 import { captureIo, tempDir } from './test-utils/io.js';
 import { scriptedSpans, toJaeger, toOtlp } from './test-utils/traces.js';
-import { RunCollector, toolPath, traceStream } from './traces.js';
+import { RunCollector, type RunRecord, toolPath, traceStream } from './traces.js';
 
 const exec = promisify(execFile);
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -221,6 +221,34 @@ describe('reading spans from bytes', () => {
         chunked.end();
         expect(collector.runs(), `chunks of ${size}`).toEqual(expected);
       }
+    }
+  });
+
+  it('hands over the runs of finished Jaeger traces as it reads, and keeps the trace being read', async () => {
+    const spans = await scriptedSpans(MIX.slice(0, 2).map(m => ({ ...m, count: 2 })));
+    const bytes = Buffer.from(JSON.stringify(toJaeger(spans)));
+    const whole = new RunCollector();
+    const all = traceStream(whole);
+    all.write(bytes);
+    all.end();
+    const expected = whole.runs();
+    for (const size of [1, 97, 1000]) {
+      const collector = new RunCollector();
+      const stream = traceStream(collector);
+      const taken: RunRecord[] = [];
+      for (let i = 0; i < bytes.length; i += size) {
+        stream.write(bytes.subarray(i, i + size));
+        const finished = collector.takeFinishedRuns();
+        // A finished trace never shows up again: its runs are whole when they are handed over.
+        for (const run of finished) expect(taken.some(t => t.traceId === run.traceId)).toBe(false);
+        taken.push(...finished);
+      }
+      stream.end();
+      const rest = collector.runs();
+      expect(rest.length, `chunks of ${size}: only the last trace stays`).toBeGreaterThan(0);
+      expect(new Set(rest.map(run => run.traceId)).size).toBe(1);
+      const got = [...taken, ...rest].sort((a, b) => a.start - b.start);
+      expect(got, `chunks of ${size}`).toEqual(expected);
     }
   });
 
