@@ -535,7 +535,8 @@ export function scanJaegerSpan(text: string, start: number, end: number, withLog
   out.traceID = span[1]!;
   out.spanID = span[2]!;
   out.parent = span[4];
-  out.operationName = intern(name, 0, name.length)!;
+  // A tool call's name only picks its tool (made once a name, by the collector); a run's name is kept with the run.
+  out.operationName = kind === 0x65 ? name : intern(name, 0, name.length)!;
   out.startTime = Number(span[5]);
   out.duration = Number(span[6]);
   out.count = count;
