@@ -118,6 +118,42 @@ describe('stops', () => {
     expect(StopError.is(reason) && reason.reason).toBe('max_seconds');
   });
 
+  it('a stop aborts the calls still running oldest first, and a tool that stops the run and then fails is no crash', async () => {
+    const ends: string[] = [];
+    const observer: Observer = {
+      name: 'ends',
+      onEvent: (event: BoundedEvent) => {
+        if (event.type === 'tool.end') ends.push(`${event.tool}:${event.outcome}`);
+      },
+    };
+    const governor = createGovernor({ policy: { budgets: { max_seconds: 0.05 } }, observers: [observer] });
+    const hang = () => new Promise(() => {});
+    const result = await governor.run({ agent: 'a' }, run =>
+      Promise.all(['t1', 't2', 't3'].map(tool => run.tool(tool, {}, hang))),
+    );
+    expect(result).toMatchObject({ status: 'stopped', stopReason: 'max_seconds' });
+    expect(ends).toEqual(['t1:aborted', 't2:aborted', 't3:aborted']);
+
+    // The tool throws the kill switch, then its promise rejects: nobody waits for it, and nothing goes unhandled.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const killed = await governor.run({ agent: 'b' }, run =>
+        run.tool('kb.read', {}, () => {
+          void governor.kill({ scope: 'global' }, { reason: 'test' });
+          return Promise.reject(new Error('failed after the kill'));
+        }),
+      );
+      expect(killed).toMatchObject({ status: 'stopped', stopReason: 'killed' });
+      await new Promise(resolve => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await governor.revive({ scope: 'global' });
+    }
+  });
+
   it('max_seconds fires even when the body hangs outside any tool', async () => {
     const governor = createGovernor({ policy: { budgets: { max_seconds: 0.1 } } });
     const result = await governor.run({ agent: 'a' }, () => new Promise(() => {}));

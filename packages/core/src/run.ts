@@ -736,6 +736,8 @@ export class RunImpl implements ActiveRun {
       call.reject = reject;
     });
     if (this.#stop) {
+      // Stopped while the tool started (it threw the kill switch, say): whatever it does next is nobody's to handle.
+      pending.then(undefined, ignore);
       this.#abortCall(call, this.#stop.error);
       return promise;
     }
@@ -1452,6 +1454,9 @@ function epochNow(): number {
   return TIME_ORIGIN + performance.now();
 }
 
+/** A rejection nobody waits for any more. */
+function ignore(): void {}
+
 /** Constant for the process; the getter is a call into the runtime, and this is on every call's path. */
 const TIME_ORIGIN = performance.timeOrigin;
 
@@ -1461,13 +1466,16 @@ const TIME_ORIGIN = performance.timeOrigin;
  */
 class InFlight {
   #head: ToolCall | undefined = undefined;
+  #tail: ToolCall | undefined = undefined;
 
+  /** Appends: a stop aborts the calls oldest first, and their `tool.end` events come in that order. */
   add(call: ToolCall): void {
     call.inFlight = true;
-    call.prevInFlight = undefined;
-    call.nextInFlight = this.#head;
-    if (this.#head) this.#head.prevInFlight = call;
-    this.#head = call;
+    call.nextInFlight = undefined;
+    call.prevInFlight = this.#tail;
+    if (this.#tail) this.#tail.nextInFlight = call;
+    else this.#head = call;
+    this.#tail = call;
   }
 
   /** Takes the call out; false if it was not in (already settled, or aborted by a stop). */
@@ -1478,15 +1486,17 @@ class InFlight {
     if (prev) prev.nextInFlight = next;
     else this.#head = next;
     if (next) next.prevInFlight = prev;
+    else this.#tail = prev;
     call.prevInFlight = undefined;
     call.nextInFlight = undefined;
     return true;
   }
 
-  /** Empties the list and returns its first call; follow `nextInFlight` for the rest. */
+  /** Empties the list and returns its oldest call; follow `nextInFlight` for the rest. */
   takeAll(): ToolCall | undefined {
     const head = this.#head;
     this.#head = undefined;
+    this.#tail = undefined;
     for (let call = head; call; call = call.nextInFlight) call.inFlight = false;
     return head;
   }
