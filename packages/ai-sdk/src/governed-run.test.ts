@@ -386,6 +386,26 @@ describe('misuse', () => {
     );
   });
 
+  it("takes run.model()'s model spread, behind a proxy, or with its methods taken off it, as a provider's", async () => {
+    for (const sdk of SDKS) {
+      const governor = createGovernor({ policy: {} });
+      const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+      const { tools, ran } = leadTools(sdk);
+      const base = sdk.model([{ calls: [['searchCompanies', { q: 'acme' }]] }, done]);
+      const { bounded } = await ai.run({ agent: AGENT }, run => {
+        const governed = run.model(base);
+        const { doGenerate, doStream } = governed;
+        const model = new Proxy({ ...governed, doGenerate, doStream }, { get: (t, p, r) => Reflect.get(t, p, r) });
+        expect(model.supportedUrls).toEqual(base.supportedUrls);
+        return sdk.ai.generateText({ ...run.settings({ tools, stopWhen: sdk.ai.stepCountIs(5) }), model, prompt });
+      });
+      expect(ran.searchCompanies, sdk.name).toBe(1);
+      // Governed through the copy: the model calls were steps of the run, their tokens its usage.
+      expect(bounded, sdk.name).toMatchObject({ status: 'ok', usage: { steps: 2, toolCalls: 1 } });
+      expect(bounded.usage.inputTokens, sdk.name).toBeGreaterThan(0);
+    }
+  });
+
   it('does not govern a tool twice when its tools are wrapped again', async () => {
     const sdk = SDKS[0]!;
     const governor = createGovernor({ policy: {} });
