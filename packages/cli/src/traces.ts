@@ -226,8 +226,9 @@ export class RunCollector {
   #toolOf(name: string): string {
     let tool = this.#toolNames.get(name);
     if (tool === undefined) {
-      tool = name.slice(TOOL_PREFIX.length);
-      if (this.#toolNames.size < 4096) this.#toolNames.set(name, tool);
+      // Copies: a span's name can be a view into a megabyte of input, kept alive as long as the name is.
+      tool = own(name.slice(TOOL_PREFIX.length));
+      if (this.#toolNames.size < 4096) this.#toolNames.set(own(name), tool);
     }
     return tool;
   }
