@@ -4,10 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createGovernor, definePolicy, parsePolicy, type Run } from '@bounded/core';
-import { context } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BatchSpanProcessor, type ReadableSpan, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import { compare, environment, formatNs, pairedRatio, printTable } from './harness.js';
+import { bareSpanCase, benchTracing } from './tracing.js';
 
 // The seed policy as shipped, with budgets raised so a benchmark run is not stopped by them.
 const seed = parsePolicy(readFileSync(new URL('../../examples/policies/default.yaml', import.meta.url), 'utf8'));
@@ -18,14 +16,7 @@ const policy = definePolicy({
   tools: { ...seed.tools, allow: [...seed.tools.allow, 'crm.update'] },
 });
 
-// A production-like tracer: SDK provider, batch processor, AsyncLocalStorage context, an exporter that drops.
-const discard: SpanExporter = {
-  export: (_spans: ReadableSpan[], done) => done({ code: 0 }),
-  shutdown: () => Promise.resolve(),
-};
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-const provider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: discard })] });
-const tracer = provider.getTracer('bench');
+const { tracer, shutdown } = benchTracing();
 
 const kbRead = async (args: { id: number }) => args.id + 1;
 const CALLS_PER_RUN = 200;
@@ -60,20 +51,7 @@ async function main() {
       for (let i = 0; i < iterations; i++) await kbRead({ id: ++id });
     },
   };
-  const span = {
-    name: 'bare OTel active span',
-    async run(iterations: number) {
-      for (let i = 0; i < iterations; i++) {
-        await tracer.startActiveSpan('execute_tool kb.read', async s => {
-          try {
-            return await kbRead({ id: ++id });
-          } finally {
-            s.end();
-          }
-        });
-      }
-    },
-  };
+  const span = bareSpanCase(tracer, () => kbRead({ id: ++id }));
   const read = governed('governed read', false);
   const write = governed('governed idempotent write', true);
   const emptyRun = {
@@ -99,7 +77,7 @@ async function main() {
 
   const runs = await compare([emptyRun], { rounds: 9, iterations: 5_000 });
   printTable('Per run (start, budgets, deadline timer, result)', runs, 'governed empty run');
-  await provider.shutdown();
+  await shutdown();
 }
 
 await main();

@@ -4,18 +4,10 @@
  */
 import { createGovernor, definePolicy, type Run } from '@bounded/core';
 import { boundedTelemetry } from '@bounded/otel';
-import { context } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BatchSpanProcessor, type ReadableSpan, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import { compare, environment, formatNs, pairedQuotient, printTable } from './harness.js';
+import { bareSpanCase, benchTracing } from './tracing.js';
 
-const discard: SpanExporter = {
-  export: (_spans: ReadableSpan[], done) => done({ code: 0 }),
-  shutdown: () => Promise.resolve(),
-};
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-const provider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: discard })] });
-const tracer = provider.getTracer('bench');
+const { tracer, shutdown } = benchTracing();
 
 const policy = definePolicy({
   budgets: { max_steps: 1e9, max_tool_calls: 1e9, max_seconds: 3600 },
@@ -33,20 +25,7 @@ async function main() {
       for (let i = 0; i < iterations; i++) await kbRead({ id: ++id });
     },
   };
-  const span = {
-    name: 'bare OTel active span',
-    async run(iterations: number) {
-      for (let i = 0; i < iterations; i++) {
-        await tracer.startActiveSpan('execute_tool kb.read', async s => {
-          try {
-            return await kbRead({ id: ++id });
-          } finally {
-            s.end();
-          }
-        });
-      }
-    },
-  };
+  const span = bareSpanCase(tracer, () => kbRead({ id: ++id }));
   // Not the baseline, a reference: the same span carrying the four attributes every traced call has. The SDK checks
   // each attribute value twice on the way in, which is a good part of what the attributes cost.
   const attributed = {
@@ -101,7 +80,7 @@ async function main() {
       `\n  the same span with the traced call's four attributes alone: ${pairedQuotient(a, s).toFixed(2)} x the bare span.` +
       '\n  the traced call also records budgets, the decision and its rule, and the run span (amortised) on every call.',
   );
-  await provider.shutdown();
+  await shutdown();
 }
 
 await main();
