@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mineSlice } from './mine-worker.js';
-import { tempDir } from './test-utils/io.js';
+import { BYTE_AT_A_TIME_MS, tempDir } from './test-utils/io.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 
@@ -29,23 +29,29 @@ function trace(i: number, tools: readonly string[]): string {
 }
 
 describe('mineSlice', () => {
-  it('gives the same runs whatever the size of the chunks it reads, a slice cut anywhere in a trace file', async () => {
-    // Small: read a byte at a time, every byte is a read of the file.
-    const traces = Array.from({ length: 12 }, (_, i) => trace(i, i % 2 ? ['kb.read', 'kb.écrire', 'kb.read'] : ['a']));
-    const text = `{"data":[${traces.join(',')}]}`;
-    const file = await dir.write('slice.json', text);
-    // The second half of the file, as a worker reads it: from where a trace starts, with the document's head added.
-    const start = Buffer.byteLength(text.slice(0, text.indexOf(traces[6]!)));
-    const input = { file, start, end: Buffer.byteLength(text), prefix: '{"data":[', suffix: '' };
-    const whole = await mineSlice(input, () => {});
-    expect(whole.spans).toBe(3 * 2 + 3 * 4);
-    expect(whole.counts.length / 2).toBe(6);
-    let reported = 0;
-    for (const chunk of [1, 7, 100, 4096]) {
-      const out = await mineSlice(input, bytes => (reported += bytes), chunk);
-      expect(out, `chunks of ${chunk}`).toEqual(whole);
-    }
-    expect(reported).toBe(4 * (input.end - input.start));
-    expect(whole.strings).toContain('kb.read\u0000kb.écrire');
-  });
+  it(
+    'gives the same runs whatever the size of the chunks it reads, a slice cut anywhere in a trace file',
+    async () => {
+      // Small: read a byte at a time, every byte is a read of the file.
+      const traces = Array.from({ length: 12 }, (_, i) =>
+        trace(i, i % 2 ? ['kb.read', 'kb.écrire', 'kb.read'] : ['a']),
+      );
+      const text = `{"data":[${traces.join(',')}]}`;
+      const file = await dir.write('slice.json', text);
+      // The second half of the file, as a worker reads it: from where a trace starts, with the document's head added.
+      const start = Buffer.byteLength(text.slice(0, text.indexOf(traces[6]!)));
+      const input = { file, start, end: Buffer.byteLength(text), prefix: '{"data":[', suffix: '' };
+      const whole = await mineSlice(input, () => {});
+      expect(whole.spans).toBe(3 * 2 + 3 * 4);
+      expect(whole.counts.length / 2).toBe(6);
+      let reported = 0;
+      for (const chunk of [1, 7, 100, 4096]) {
+        const out = await mineSlice(input, bytes => (reported += bytes), chunk);
+        expect(out, `chunks of ${chunk}`).toEqual(whole);
+      }
+      expect(reported).toBe(4 * (input.end - input.start));
+      expect(whole.strings).toContain('kb.read\u0000kb.écrire');
+    },
+    BYTE_AT_A_TIME_MS,
+  );
 });

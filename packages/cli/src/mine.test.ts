@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli.js';
 import { JsonValueStream } from './json-stream.js';
-import { captureIo, tempDir } from './test-utils/io.js';
+import { BYTE_AT_A_TIME_MS, captureIo, tempDir } from './test-utils/io.js';
 import { scriptedSpans, toJaeger, toOtlp } from './test-utils/traces.js';
 import { RunCollector, type RunRecord, toolPath, traceStream } from './traces.js';
 
@@ -203,54 +203,62 @@ console.log(JSON.stringify({ routed, escalated: { status: escalated.status, hand
 });
 
 describe('reading spans from bytes', () => {
-  it('gives the same runs whatever the chunk boundaries, for Jaeger and OTLP JSON', async () => {
-    const spans = await scriptedSpans(MIX.slice(0, 2).map(m => ({ ...m, count: 2 })));
-    for (const doc of [toJaeger(spans), toOtlp(spans)]) {
-      const bytes = Buffer.from(JSON.stringify(doc, null, 1));
-      const whole = new RunCollector();
-      const stream = traceStream(whole);
-      stream.write(bytes);
-      stream.end();
-      const expected = whole.runs();
-      expect(expected).toHaveLength(4);
-      expect(expected.map(run => toolPath(run).length)).toEqual([2, 2, 2, 2]);
-      for (const size of [1, 5, 64, 700]) {
-        const collector = new RunCollector();
-        const chunked = traceStream(collector);
-        for (let i = 0; i < bytes.length; i += size) chunked.write(bytes.subarray(i, i + size));
-        chunked.end();
-        expect(collector.runs(), `chunks of ${size}`).toEqual(expected);
+  it(
+    'gives the same runs whatever the chunk boundaries, for Jaeger and OTLP JSON',
+    async () => {
+      const spans = await scriptedSpans(MIX.slice(0, 2).map(m => ({ ...m, count: 2 })));
+      for (const doc of [toJaeger(spans), toOtlp(spans)]) {
+        const bytes = Buffer.from(JSON.stringify(doc, null, 1));
+        const whole = new RunCollector();
+        const stream = traceStream(whole);
+        stream.write(bytes);
+        stream.end();
+        const expected = whole.runs();
+        expect(expected).toHaveLength(4);
+        expect(expected.map(run => toolPath(run).length)).toEqual([2, 2, 2, 2]);
+        for (const size of [1, 5, 64, 700]) {
+          const collector = new RunCollector();
+          const chunked = traceStream(collector);
+          for (let i = 0; i < bytes.length; i += size) chunked.write(bytes.subarray(i, i + size));
+          chunked.end();
+          expect(collector.runs(), `chunks of ${size}`).toEqual(expected);
+        }
       }
-    }
-  });
+    },
+    BYTE_AT_A_TIME_MS,
+  );
 
-  it('hands over the runs of finished Jaeger traces as it reads, and keeps the trace being read', async () => {
-    const spans = await scriptedSpans(MIX.slice(0, 2).map(m => ({ ...m, count: 2 })));
-    const bytes = Buffer.from(JSON.stringify(toJaeger(spans)));
-    const whole = new RunCollector();
-    const all = traceStream(whole);
-    all.write(bytes);
-    all.end();
-    const expected = whole.runs();
-    for (const size of [1, 97, 1000]) {
-      const collector = new RunCollector();
-      const stream = traceStream(collector);
-      const taken: RunRecord[] = [];
-      for (let i = 0; i < bytes.length; i += size) {
-        stream.write(bytes.subarray(i, i + size));
-        const finished = collector.takeFinishedRuns();
-        // A finished trace never shows up again: its runs are whole when they are handed over.
-        for (const run of finished) expect(taken.some(t => t.traceId === run.traceId)).toBe(false);
-        taken.push(...finished);
+  it(
+    'hands over the runs of finished Jaeger traces as it reads, and keeps the trace being read',
+    async () => {
+      const spans = await scriptedSpans(MIX.slice(0, 2).map(m => ({ ...m, count: 2 })));
+      const bytes = Buffer.from(JSON.stringify(toJaeger(spans)));
+      const whole = new RunCollector();
+      const all = traceStream(whole);
+      all.write(bytes);
+      all.end();
+      const expected = whole.runs();
+      for (const size of [1, 97, 1000]) {
+        const collector = new RunCollector();
+        const stream = traceStream(collector);
+        const taken: RunRecord[] = [];
+        for (let i = 0; i < bytes.length; i += size) {
+          stream.write(bytes.subarray(i, i + size));
+          const finished = collector.takeFinishedRuns();
+          // A finished trace never shows up again: its runs are whole when they are handed over.
+          for (const run of finished) expect(taken.some(t => t.traceId === run.traceId)).toBe(false);
+          taken.push(...finished);
+        }
+        stream.end();
+        const rest = collector.runs();
+        expect(rest.length, `chunks of ${size}: only the last trace stays`).toBeGreaterThan(0);
+        expect(new Set(rest.map(run => run.traceId)).size).toBe(1);
+        const got = [...taken, ...rest].sort((a, b) => a.start - b.start);
+        expect(got, `chunks of ${size}`).toEqual(expected);
       }
-      stream.end();
-      const rest = collector.runs();
-      expect(rest.length, `chunks of ${size}: only the last trace stays`).toBeGreaterThan(0);
-      expect(new Set(rest.map(run => run.traceId)).size).toBe(1);
-      const got = [...taken, ...rest].sort((a, b) => a.start - b.start);
-      expect(got, `chunks of ${size}`).toEqual(expected);
-    }
-  });
+    },
+    BYTE_AT_A_TIME_MS,
+  );
 
   it('decodes escaped strings and keeps metadata attributes', async () => {
     const spans = await scriptedSpans([

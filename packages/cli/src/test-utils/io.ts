@@ -50,3 +50,9 @@ export async function tempDir(): Promise<{
     remove: () => rm(path, { recursive: true, force: true }),
   };
 }
+
+/**
+ * The time a test reading its input a byte at a time may take: every byte is a write to the stream (or a file read),
+ * seconds on a loaded machine, where the default 5 s is too tight.
+ */
+export const BYTE_AT_A_TIME_MS = 30_000;
