@@ -203,6 +203,34 @@ describe('spans', () => {
     });
   });
 
+  it('a tool span lasts as long as the call did, to a few microseconds, however short the call', async () => {
+    const took = new Map<string, number>();
+    const { governor: g } = governor(
+      { tools: { allow: ['kb.read'] } },
+      {
+        observers: [
+          boundedTelemetry({ tracer: provider.getTracer('test'), meter: meterProvider.getMeter('test') }),
+          { onEvent: event => void (event.type === 'tool.end' && took.set(event.callId, event.durationMs)) },
+        ],
+      },
+    );
+    const busy = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until) {}
+    };
+    await g.run({ agent: 'quick' }, async run => {
+      for (const ms of [0.05, 0.4, 2.5]) await run.tool('kb.read', { ms }, args => busy(args.ms), { callId: `${ms}` });
+    });
+    const calls = byName('execute_tool kb.read');
+    expect(calls).toHaveLength(3);
+    for (const span of calls) {
+      const ms = span.duration[0] * 1e3 + span.duration[1] / 1e6;
+      const callId = String(span.attributes['gen_ai.tool.call.id']);
+      expect(ms, `span of call ${callId}`).toBeGreaterThanOrEqual(Number(callId));
+      expect(ms, `span of call ${callId}`).toBeCloseTo(took.get(callId)!, 2);
+    }
+  });
+
   it('records approvals as events on the tool span, with who approved', async () => {
     const { governor: g } = governor(
       { writes: { tools: ['crm.*'] } },

@@ -335,7 +335,7 @@ class TelemetryObserver implements BoundedTelemetry {
     for (const tool of run.tools.values()) {
       const span = this.#ensureSpan(tool, undefined);
       span.setStatus({ code: SpanStatusCode.ERROR, message: 'the run ended before the tool call did' });
-      span.end();
+      span.end(epochNow());
     }
     for (const approvalId of [...run.pendingApprovals.keys()]) this.#settleApproval(run, approvalId);
     const span = run.span;
@@ -374,7 +374,7 @@ class TelemetryObserver implements BoundedTelemetry {
       ctx: undefined,
     };
     if (run) run.tools.set(event.callId, state);
-    else this.#ensureSpan(state, undefined).end(); // a tool event without its run (observer added mid-run)
+    else this.#ensureSpan(state, undefined).end(event.time); // a tool event without its run (observer added mid-run)
   }
 
   #toolDecision(event: ToolDecisionEvent): void {
@@ -445,7 +445,9 @@ class TelemetryObserver implements BoundedTelemetry {
       }
       span.setAttributes(attributes);
     }
-    span.end();
+    // The span was started at the call's own start time, so the SDK would end it on the millisecond clock
+    // (Date.now()); the event's end time keeps the duration the call really took.
+    span.end(event.time);
   }
 
   #decisionAttributes(event: ToolDecisionEvent): Attributes {
@@ -530,7 +532,7 @@ class TelemetryObserver implements BoundedTelemetry {
   #evictOldest(): void {
     const [runId, run] = this.#runs.entries().next().value as [string, RunState];
     this.#runs.delete(runId);
-    for (const tool of run.tools.values()) tool.span?.end();
+    for (const tool of run.tools.values()) tool.span?.end(epochNow());
     run.span.setStatus({ code: SpanStatusCode.ERROR, message: 'abandoned: the run never ended' });
     run.span.end();
   }
@@ -566,4 +568,9 @@ function budgetAttributes(budgets: readonly BudgetSnapshot[], withLimit: boolean
     attributes[sc.budgetAttribute(budget.kind, 'remaining')] = budget.remaining;
   }
   return attributes;
+}
+
+/** Epoch milliseconds on the clock core stamps events with (sub-millisecond), for ending spans started at an event. */
+function epochNow(): number {
+  return performance.timeOrigin + performance.now();
 }
