@@ -5,6 +5,7 @@ import { boundedAI } from './bounded-ai.js';
 import { sdkApprover } from './sdk-approvals.js';
 import { leadTools, TOOL_NAMES } from './test-utils/leads.js';
 import { SDKS } from './test-utils/sdks.js';
+import type { AIRun } from './types.js';
 
 const AGENT = 'lead-enricher';
 const prompt = 'Enrich lead 42 (Acme).';
@@ -238,6 +239,35 @@ describe.each(SDKS)('$name', sdk => {
     expect(bounded).toMatchObject({ status: 'stopped', stopReason: 'approval_rejected:crm.update' });
     expect(bounded.status === 'stopped' && bounded.detail).toContain('not approved through the AI SDK approval flow');
     expect(ran.updateLead).toBe(0);
+  });
+
+  it('reports the writes that ran when one step asks for more calls than the budget has left', async () => {
+    for (const stream of [false, true]) {
+      const governor = createGovernor({ policy: { budgets: { max_tool_calls: 2 } } });
+      const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+      const { tools, ran } = leadTools(sdk);
+      const update = (id: string) => ['updateLead', { id, plan: 'pro' }] as const;
+      const model = sdk.model([{ calls: [update('A'), update('B'), update('C')] }, done]);
+      const settings = (run: AIRun) => run.settings({ model, tools });
+      const { result, bounded } = stream
+        ? await ai
+            .stream({ agent: AGENT }, run => streamText({ ...settings(run), prompt }))
+            .then(async out => ({
+              result: { steps: await out.result!.steps },
+              bounded: await out.bounded,
+            }))
+        : await ai.run({ agent: AGENT }, run => generateText({ ...settings(run), prompt }));
+      expect(ran.updateLead, stream ? 'streamText' : 'generateText').toBe(2);
+      expect(bounded).toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls' });
+      const outcomes = result!.steps[0]!.content.flatMap(part =>
+        part.type === 'tool-result' || part.type === 'tool-error' ? [`${part.type}:${part.toolCallId}`] : [],
+      );
+      expect(outcomes.sort(), stream ? 'streamText' : 'generateText').toEqual([
+        'tool-error:call-0-2',
+        'tool-result:call-0-0',
+        'tool-result:call-0-1',
+      ]);
+    }
   });
 
   it('runs a retried write once: the second call gets the recorded result', async () => {

@@ -154,6 +154,68 @@ describe('stops', () => {
     }
   });
 
+  it('a budget stop lets the calls already admitted finish: parallel writes that ran are not reported as failed', async () => {
+    const ends: string[] = [];
+    const observer: Observer = {
+      onEvent: (event: BoundedEvent) => {
+        if (event.type === 'tool.end') ends.push(`${event.callId}:${event.outcome}`);
+      },
+    };
+    const governor = createGovernor({ policy: { budgets: { max_tool_calls: 2 } }, observers: [observer] });
+    const written: string[] = [];
+    const charge = async (args: { id: string }) => {
+      written.push(args.id);
+      return `charged ${args.id}`;
+    };
+    // One model step asks for three charges at once; the budget has room for two.
+    const run = await governor.start({ agent: 'billing' });
+    const settled = await Promise.allSettled(
+      ['A', 'B', 'C'].map(id => run.tool('payments.charge', { id }, charge, { callId: id })),
+    );
+    expect(written).toEqual(['A', 'B']);
+    expect(settled.map(s => (s.status === 'fulfilled' ? s.value : (s.reason as StopError).reason))).toEqual([
+      'charged A',
+      'charged B',
+      'max_tool_calls',
+    ]);
+    expect(ends).toEqual(['C:refused', 'A:ok', 'B:ok']);
+    expect(run.signal.aborted).toBe(false);
+    await expect(run.end()).resolves.toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls' });
+    expect(run.signal.aborted).toBe(true);
+  });
+
+  it('after a budget stop, a call still running finishes, unless the run ends or a hard stop comes first', async () => {
+    const governor = createGovernor({ policy: { budgets: { max_tool_calls: 1 } } });
+    const slow = (_args: unknown, ctx: ToolContext) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => resolve('done'), 30);
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(ctx.signal.reason);
+        });
+      });
+
+    const finishing = await governor.start({ agent: 'a' });
+    const first = finishing.tool('slow.read', {}, slow);
+    await expect(finishing.tool('slow.read', {}, slow)).rejects.toMatchObject({ reason: 'max_tool_calls' });
+    await expect(first).resolves.toBe('done');
+    await finishing.end();
+
+    const killed = await governor.start({ agent: 'b' });
+    const running = killed.tool('slow.read', {}, slow);
+    await expect(killed.tool('slow.read', {}, slow)).rejects.toMatchObject({ reason: 'max_tool_calls' });
+    await governor.kill({ scope: 'agent', agent: 'b' }, { reason: 'test' });
+    await expect(running).rejects.toMatchObject({ reason: 'max_tool_calls' });
+    await expect(killed.end()).resolves.toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls' });
+    await governor.revive({ scope: 'agent', agent: 'b' });
+
+    const ended = await governor.start({ agent: 'c' });
+    const orphan = ended.tool('slow.read', {}, slow);
+    await expect(ended.tool('slow.read', {}, slow)).rejects.toMatchObject({ reason: 'max_tool_calls' });
+    await ended.end();
+    await expect(orphan).rejects.toMatchObject({ reason: 'max_tool_calls' });
+  });
+
   it('max_seconds fires even when the body hangs outside any tool', async () => {
     const governor = createGovernor({ policy: { budgets: { max_seconds: 0.1 } } });
     const result = await governor.run({ agent: 'a' }, () => new Promise(() => {}));

@@ -92,6 +92,8 @@ export class RunImpl implements ActiveRun {
   readonly #shadow: boolean;
   #timer: NodeJS.Timeout | undefined;
   #stop: StopState | undefined;
+  /** Set when work in flight was told to stop (the signal aborted, running calls rejected): see #abortWork. */
+  #workAborted = false;
   #wouldHaveStopped: { reason: StopReason; detail: string } | undefined;
   #ended = false;
   #startEvent: RunStartEvent | undefined;
@@ -168,7 +170,7 @@ export class RunImpl implements ActiveRun {
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
-      if (this.#stop) this.#controller.abort(this.#stop.error);
+      if (this.#workAborted) this.#controller.abort(this.#stop!.error);
     }
     return this.#controller.signal;
   }
@@ -272,6 +274,8 @@ export class RunImpl implements ActiveRun {
   async #release(): Promise<void> {
     this.#ended = true;
     if (this.#timer) clearTimeout(this.#timer);
+    // A budget stop let the calls already running finish; once the run is over, whatever still runs is cut short.
+    if (this.#stop) this.#abortWork(this.#stop.error);
     // A call still being admitted (an async schema) after this gets a fresh table, never the pooled one.
     this.#loopCounts?.release();
     this.#loopCounts = undefined;
@@ -735,7 +739,7 @@ export class RunImpl implements ActiveRun {
       call.resolve = resolve as (value: unknown) => void;
       call.reject = reject;
     });
-    if (this.#stop) {
+    if (this.#workAborted) {
       // Stopped while the tool started (it threw the kill switch, say): whatever it does next is nobody's to handle.
       pending.then(undefined, ignore);
       this.#abortCall(call, this.#stop.error);
@@ -760,8 +764,8 @@ export class RunImpl implements ActiveRun {
   #failed(call: CallState, error: unknown): void {
     if (!this.#inFlight.delete(call)) return;
     const stop = this.#stop;
-    // Once the run has stopped, whatever the tool does next is the abort's doing.
-    if (stop) {
+    // Once the run's work was aborted, whatever the tool does next is the abort's doing.
+    if (stop && this.#workAborted) {
       this.#abortCall(call, stop.error);
       return;
     }
@@ -850,21 +854,40 @@ export class RunImpl implements ActiveRun {
     return this.#g.policy.kill_switch.enabled ? this.#g.stores.killSwitch.check(this.agent, this.id) : undefined;
   }
 
+  /**
+   * Stops the run. The kill switch, the deadline, the caller's abort and an error in the body cut short the work in
+   * flight at once (the signal aborts, running calls are rejected). Any other stop (a budget, a refused call) lets
+   * the calls already admitted finish with their real outcome: they were within the budget, and a write that ran
+   * must not be reported as failed. Their work is cut short when the run ends, or at once if a hard stop follows.
+   */
   #stopWith(reason: StopReason, detail: string, rule: string): StopError {
-    if (this.#stop) return this.#stop.error;
+    const hard = reason === 'killed' || reason === 'max_seconds' || rule === 'run';
+    const stop = this.#stop;
+    if (stop) {
+      if (hard) this.#abortWork(stop.error);
+      return stop.error;
+    }
     const error = new StopError(reason, detail);
     this.#stop = { reason, detail, error };
-    if (this.#timer) clearTimeout(this.#timer);
+    // The deadline still holds for calls left running by a budget stop.
+    if (hard && this.#timer) clearTimeout(this.#timer);
     const hub = this.#g.hub;
     if (hub.active) {
       hub.emit({ type: 'run.stop', time: Date.now(), runId: this.id, agent: this.agent, reason, detail, rule });
     }
-    this.#controller?.abort(error);
     for (const reject of this.#waiting) reject(error);
     this.#waiting.clear();
-    for (let call = this.#inFlight.takeAll(); call; call = call.nextInFlight) this.#abortCall(call, error);
+    if (hard) this.#abortWork(error);
     this.#resolveStopped(error);
     return error;
+  }
+
+  /** Aborts the run's signal and rejects the calls still running, once. */
+  #abortWork(error: StopError): void {
+    if (this.#workAborted) return;
+    this.#workAborted = true;
+    this.#controller?.abort(error);
+    for (let call = this.#inFlight.takeAll(); call; call = call.nextInFlight) this.#abortCall(call, error);
   }
 
   #recordShadowStop(reason: StopReason, detail: string, rule: string): void {

@@ -48,7 +48,10 @@ export interface RunOptions {
 export type WorkflowRunOptions = Omit<RunOptions, 'agent' | 'mode'>;
 
 export interface ToolContext {
-  /** Aborts when the run stops (deadline, kill switch, a stop elsewhere in the run). Pass it to fetch & co. */
+  /**
+   * Aborts on the deadline, the kill switch or the caller's abort, and when the run ends. A budget stop elsewhere in
+   * the run (another call refused) lets this call finish first. Pass it to fetch & co.
+   */
   readonly signal: AbortSignal;
   readonly callId: string;
   readonly runId: string;
@@ -85,7 +88,10 @@ export interface Run {
   readonly agent: string;
   readonly mode: RunMode;
   readonly tenant: string | undefined;
-  /** Aborts when the run stops, with the StopError as its reason. */
+  /**
+   * Aborts with the StopError as its reason: at once on the deadline, the kill switch or the caller's abort; after a
+   * budget stop or a refused call, when the run ends (calls already running finish first).
+   */
   readonly signal: AbortSignal;
   /** Set once the run has stopped. */
   readonly stopped: { readonly reason: StopReason; readonly detail: string } | undefined;
