@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
-import { StopError, ToolRefusedError, UsageError } from './errors.js';
+import { PolicyError, StopError, ToolRefusedError, UsageError } from './errors.js';
 import type { BoundedEvent, Observer } from './events.js';
 import { createGovernor } from './governor.js';
 import type { ToolContext } from './types.js';
@@ -454,6 +454,19 @@ describe('pricing', () => {
     expect(warnings).toEqual([
       'Model "unknown-model" has no price in pricing.models; its calls count as $0 against USD budgets.',
     ]);
+  });
+
+  it('checks prices given in code as it checks the policy file, naming each mistake', () => {
+    const misspelt = () =>
+      createGovernor({
+        policy: { budgets: { max_usd: 1 } },
+        pricing: { models: { m: { input_per_mtok: 1 } as never }, tools: { 'search.*': -1 } },
+      });
+    expect(misspelt).toThrow(PolicyError);
+    expect(misspelt).toThrow(
+      'createGovernor({ pricing })  pricing.models.m.input_per_mtok: unknown key "input_per_mtok" in pricing.models.m; did you mean "input_per_1m"?',
+    );
+    expect(misspelt).toThrow('pricing.tools["search.*"]: must be 0 or more, got number -1');
   });
 
   it('rejects nonsense usage with a clear error', async () => {

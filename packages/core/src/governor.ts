@@ -4,7 +4,7 @@ import { BoundedError, StopError, ToolRefusedError, UsageError } from './errors.
 import type { KillRecord, KillTarget, Observer, RunUsage } from './events.js';
 import { LimitPlan } from './limits.js';
 import { ObserverHub } from './observers.js';
-import { definePolicy } from './policy/load.js';
+import { checkPricing, definePolicy } from './policy/load.js';
 import type { Policy } from './policy/types.js';
 import { type GovernorCore, RunImpl } from './run.js';
 import { formatStandardIssues } from './standard-schema.js';
@@ -68,6 +68,8 @@ class GovernorImpl implements Governor, GovernorCore {
       throw new UsageError('createGovernor(): `policy` is required (loadPolicy(path) or definePolicy({...}))');
     }
     this.policy = definePolicy(options.policy);
+    // A misspelt price in code would count as $0 (NaN, in fact) and no USD budget would ever stop a run.
+    if (options.pricing !== undefined) checkPricing(options.pricing, 'createGovernor({ pricing })');
     this.enforcement = options.enforcement ?? this.policy.enforcement;
     this.rules = new ToolRules(this.policy, options.tools, options.pricing?.tools);
     this.prices = new PriceTable({ ...this.policy.pricing.models, ...options.pricing?.models });

@@ -16,6 +16,11 @@ export function definePolicy(input: PolicyInput | Policy): Policy {
   return validate(input, undefined, undefined);
 }
 
+/** Checks prices given in code (`createGovernor({ pricing })`) as the policy file's `pricing` is checked. */
+export function checkPricing(pricing: unknown, source: string): void {
+  validate({ pricing }, undefined, undefined, source);
+}
+
 /**
  * Parses policy text (YAML, or JSON, which is YAML too). `source` names the text in error messages.
  * Throws `PolicyError` listing every problem with its key path, line and column.
