@@ -739,10 +739,11 @@ export class RunImpl implements ActiveRun {
       call.resolve = resolve as (value: unknown) => void;
       call.reject = reject;
     });
-    if (this.#workAborted) {
+    const stop = this.#stop;
+    if (stop && this.#workAborted) {
       // Stopped while the tool started (it threw the kill switch, say): whatever it does next is nobody's to handle.
       pending.then(undefined, ignore);
-      this.#abortCall(call, this.#stop.error);
+      this.#abortCall(call, stop.error);
       return promise;
     }
     this.#inFlight.add(call);
