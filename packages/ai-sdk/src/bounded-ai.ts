@@ -39,9 +39,18 @@ export function boundedAI(governor: Governor, options: BoundedAIOptions = {}): B
       if (run.stopped) return { result: undefined, bounded: (await run.end()) as RunStopped };
       let result: Awaited<T>;
       try {
-        result = await run.within(() => call(run));
+        // The kill switch or the deadline returns at once, even while the SDK waits to retry a failed call.
+        const settled = await run.untilCutShort(Promise.resolve(run.within(() => call(run))));
+        if (!settled) return { result: undefined, bounded: (await run.end()) as RunStopped };
+        result = await settled.value;
       } catch (error) {
-        return { result: undefined, bounded: (await run.end({ error })) as RunStopped };
+        return { result: undefined, bounded: (await run.end(run.failure(error))) as RunStopped };
+      }
+      if (isStreamResult(result)) {
+        // streamText's result would end the run before its stream was read, and its failures would go unhandled.
+        Promise.resolve(result.steps).catch(() => undefined);
+        await run.end({ error: new UsageError('ai.run() was given a stream result; use ai.stream()') });
+        throw new UsageError('ai.run(): the call returned what streamText() returns; use ai.stream() for streams');
       }
       return { result, bounded: await run.end({ output: result }) };
     },
@@ -66,14 +75,23 @@ export function boundedAI(governor: Governor, options: BoundedAIOptions = {}): B
           'ai.stream(): the call must return what streamText() or agent.stream() returns; use ai.run() otherwise',
         );
       }
-      // `steps` settles once the stream has finished (the SDK reads it to the end even if nobody else does).
-      const bounded = Promise.resolve(steps).then(
-        () => run.end<Awaited<T>>({ output: result }),
-        (error: unknown) => run.end<Awaited<T>>({ error }),
+      // `steps` settles once the stream has finished (the SDK reads it to the end even if nobody else does); the
+      // kill switch or the deadline ends the run at once.
+      const bounded = run.untilCutShort(steps).then(
+        settled => run.end<Awaited<T>>(settled ? (run.failure() ?? { output: result }) : undefined),
+        (error: unknown) => run.end<Awaited<T>>(run.failure(error)),
       );
       return { result, bounded };
     },
   };
+}
+
+function isStreamResult(value: unknown): value is StreamingResultLike {
+  const steps = (value as { steps?: unknown } | null | undefined)?.steps;
+  return (
+    typeof (value as { consumeStream?: unknown }).consumeStream === 'function' &&
+    typeof (steps as { then?: unknown } | undefined)?.then === 'function'
+  );
 }
 
 function assertCall(call: unknown, method: string): void {

@@ -1,3 +1,4 @@
+import { APICallError } from '@ai-sdk/provider';
 import { type BoundedEvent, callbackApprover, createGovernor, UsageError } from '@bounded/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -268,6 +269,111 @@ describe.each(SDKS)('$name', sdk => {
         'tool-result:call-0-1',
       ]);
     }
+  });
+
+  const rateLimited = (retryAfterMs: number) =>
+    new APICallError({
+      message: 'rate limited',
+      url: 'http://127.0.0.1/v1/chat',
+      requestBodyValues: {},
+      statusCode: 429,
+      responseHeaders: { 'retry-after-ms': String(retryAfterMs) },
+      isRetryable: true,
+    });
+
+  it('ends a stream stopped with the provider error when the SDK gives up on it, not ok', async () => {
+    const governor = createGovernor({ policy: {} });
+    const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+    const { tools } = leadTools(sdk);
+    const scripted = sdk.model([thrash(1), done]);
+    const model = new sdk.Mock({
+      doStream: async options => {
+        if (scripted.doStreamCalls.length === 1) throw new Error('provider 500: overloaded');
+        return scripted.doStream(options);
+      },
+    });
+    const out = await ai.stream({ agent: AGENT }, run =>
+      streamText({ ...run.settings({ model, tools }), prompt, maxRetries: 0, onError: () => undefined }),
+    );
+    await out.result!.consumeStream();
+    await expect(out.bounded).resolves.toMatchObject({
+      status: 'stopped',
+      stopReason: 'error',
+      detail: expect.stringContaining('provider 500: overloaded'),
+    });
+    expect(governor.stats().runsActive).toBe(0);
+  });
+
+  it('returns at the kill switch even while the SDK waits to retry a rate-limited call', async () => {
+    const governor = createGovernor({ policy: {} });
+    const ai = boundedAI(governor);
+    const model = new sdk.Mock({
+      doGenerate: async () => {
+        throw rateLimited(10_000);
+      },
+    });
+    setTimeout(() => void governor.kill({ scope: 'agent', agent: AGENT }), 30);
+    const started = performance.now();
+    const { bounded } = await ai.run({ agent: AGENT }, run => generateText({ ...run.settings({ model }), prompt }));
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(bounded).toMatchObject({ status: 'stopped', stopReason: 'killed' });
+    await governor.revive({ scope: 'agent', agent: AGENT });
+  });
+
+  it("counts the caller's abort through the SDK's abortSignal as killed", async () => {
+    const governor = createGovernor({ policy: {} });
+    const ai = boundedAI(governor);
+    const controller = new AbortController();
+    const model = sdk.model([done]);
+    model.doGenerate = options =>
+      new Promise((_resolve, reject) => {
+        options.abortSignal?.addEventListener('abort', () => reject(options.abortSignal!.reason));
+      });
+    setTimeout(() => controller.abort(), 10);
+    const { bounded } = await ai.run({ agent: AGENT }, run =>
+      generateText({ ...run.settings({ model, abortSignal: controller.signal }), prompt }),
+    );
+    expect(bounded).toMatchObject({
+      status: 'stopped',
+      stopReason: 'killed',
+      detail: expect.stringContaining('caller'),
+    });
+  });
+
+  it('does not spend a step on a call the SDK retries', async () => {
+    const governor = createGovernor({ policy: { budgets: { max_steps: 3 } } });
+    const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+    const { tools } = leadTools(sdk);
+    const scripted = sdk.model([thrash(1), thrash(2), done]);
+    let failed = false;
+    const model = new sdk.Mock({
+      doGenerate: async options => {
+        if (!failed) {
+          failed = true;
+          throw rateLimited(1);
+        }
+        return scripted.doGenerate(options);
+      },
+    });
+    const { result, bounded } = await ai.run({ agent: AGENT }, run =>
+      generateText({ ...run.settings({ model, tools, stopWhen: sdk.ai.stepCountIs(5) }), prompt }),
+    );
+    expect(bounded).toMatchObject({ status: 'ok', usage: { steps: 3 } });
+    expect(result!.text).toBe(done.text);
+  });
+
+  it("governs a parent run's tools again in a child run, under the child's budgets", async () => {
+    const governor = createGovernor({ policy: {} });
+    const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+    const { tools, ran } = leadTools(sdk);
+    const parent = await ai.start({ agent: 'parent' });
+    const model = sdk.model(thrash);
+    const { bounded } = await ai.run({ agent: 'child', budgets: { max_tool_calls: 1 } }, run =>
+      generateText({ ...run.settings({ model, tools: parent.tools(tools), stopWhen: sdk.ai.stepCountIs(5) }), prompt }),
+    );
+    await parent.end();
+    expect(bounded).toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls', usage: { toolCalls: 1 } });
+    expect(ran.searchCompanies).toBe(1);
   });
 
   it('runs a retried write once: the second call gets the recorded result', async () => {

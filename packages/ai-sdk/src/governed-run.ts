@@ -45,6 +45,15 @@ type ModelInfo = { readonly modelId: string; readonly specificationVersion?: str
  */
 const GOVERNED = Symbol.for('bounded.ai-sdk.governed');
 
+/** On a governed tool: the run that governs it, and the tool as the user wrote it. */
+interface Governed {
+  readonly run: GovernedRun;
+  readonly tool: ToolLike;
+}
+
+/** How long a hard stop waits for the SDK to end its loop cleanly (it does, in microseconds, unless it sleeps). */
+const CLEAN_END_MS = 100;
+
 /** The answer of a model call cut short by a stop. */
 const STOPPED = Symbol('stopped');
 
@@ -57,6 +66,12 @@ export class GovernedRun implements AIRun {
   readonly #originals = new Map<string, ToolLike>();
   /** Shadow mode only: `stopWhen` already counted the step the next model call would take. */
   #prepaidStep = false;
+  /** The last model call failed: the next one is the SDK retrying it, not a new step. */
+  #retrying = false;
+  /** Why the last model call failed, until one succeeds: the run ends with it if the SDK gives up. */
+  #modelFailure: { readonly error: unknown } | undefined;
+  /** The abort signal the caller gave the SDK (settings, or the first model call's). */
+  #callerSignal: AbortSignal | undefined;
   #waiting: Set<() => void> | undefined;
   #spend: SpendWatch | undefined;
   #middleware: BoundedMiddleware | undefined;
@@ -74,8 +89,10 @@ export class GovernedRun implements AIRun {
   get middleware(): BoundedMiddleware {
     this.#middleware ??= {
       specificationVersion: 'v3',
-      transformParams: async <P extends CallOptionsLike>(options: { readonly params: P }) =>
-        this.#withRunSignal(options.params),
+      transformParams: async <P extends CallOptionsLike>(options: { readonly params: P }) => {
+        this.#callerSignal ??= options.params.abortSignal;
+        return this.#withRunSignal(options.params);
+      },
       wrapGenerate: <R extends GenerateResultLike>(options: {
         readonly doGenerate: () => PromiseLike<R>;
         readonly model: ModelInfo;
@@ -100,6 +117,18 @@ export class GovernedRun implements AIRun {
     return this.run.end<T>(outcome);
   }
 
+  /**
+   * What the run ends with when the SDK threw `error`, or (`error` undefined) finished without throwing: the
+   * caller's own abort is `killed`; a provider failure the SDK gave up on is the run's error even when the SDK
+   * reports it as a finished stream or as "no output generated". @internal
+   */
+  failure(error?: unknown): { readonly error: unknown } | undefined {
+    if (error !== undefined && this.#callerSignal?.aborted) {
+      return { error: new StopError('killed', "aborted by the caller (the SDK call's abortSignal)") };
+    }
+    return this.#modelFailure ?? (error === undefined ? undefined : { error });
+  }
+
   // ---- tools ----
 
   tools<T extends object>(tools: T): T {
@@ -107,7 +136,20 @@ export class GovernedRun implements AIRun {
       throw new UsageError('run.tools(): pass the object of tools you give the SDK');
     const out: Record<string, unknown> = {};
     for (const [key, tool] of Object.entries(tools as Record<string, ToolLike>)) {
-      out[key] = typeof tool?.execute === 'function' && !(GOVERNED in tool) ? this.#govern(key, tool) : tool;
+      const mark = (tool as { [GOVERNED]?: Governed } | undefined)?.[GOVERNED];
+      if (mark?.run === this) {
+        out[key] = tool;
+        continue;
+      }
+      // Governed by another run (a parent's tools handed to a child run): this run governs the tool as written.
+      const own = mark ? mark.tool : tool;
+      if (typeof own?.execute === 'function') out[key] = this.#govern(key, own);
+      else {
+        // A tool the application runs itself: no execute to govern, but the policy's deny rules and approvals still
+        // apply through toolApproval (ai@7).
+        if (own) this.#originals.set(key, own);
+        out[key] = own;
+      }
     }
     return out as T;
   }
@@ -119,7 +161,8 @@ export class GovernedRun implements AIRun {
     const execute = isAsyncGeneratorFunction(original)
       ? (input: unknown, options?: ToolExecutionOptionsLike) => this.#callStreamingTool(name, original, input, options)
       : (input: unknown, options?: ToolExecutionOptionsLike) => this.#callTool(name, original, input, options);
-    const governed: Record<string | symbol, unknown> = { ...tool, execute, [GOVERNED]: true };
+    const mark: Governed = { run: this, tool };
+    const governed: Record<string | symbol, unknown> = { ...tool, execute, [GOVERNED]: mark };
     if (this.#shared.approvals === 'sdk') {
       // ai@6 asks the tool (ai@7 asks `toolApproval` first, which answers the same).
       governed.needsApproval = async (input: unknown, options: { toolCallId: string; messages?: unknown[] }) =>
@@ -323,6 +366,17 @@ export class GovernedRun implements AIRun {
       this.#prepaidStep = false;
       return undefined;
     }
+    if (this.#retrying) {
+      // The SDK retrying a failed call: the same step, but the kill switch and the deadline still hold.
+      this.#retrying = false;
+      try {
+        run.check();
+      } catch (error) {
+        if (StopError.is(error)) return { reason: error.reason, detail: error.detail };
+        throw error;
+      }
+      return undefined;
+    }
     const spend = this.#spendWatch();
     try {
       await run.step();
@@ -352,9 +406,10 @@ export class GovernedRun implements AIRun {
     } catch (error) {
       const stopped = this.run.stopped;
       if (stopped) return stoppedResponse(spec, stopped) as R;
-      throw error;
+      throw this.#failed(error);
     }
     if (result === STOPPED) return stoppedResponse(spec, this.run.stopped!) as R;
+    this.#modelFailure = undefined;
     // Recording may stop the run (a token budget): the answer is kept, it was the last one paid for.
     this.#record(result.usage, model.modelId);
     return result;
@@ -370,10 +425,36 @@ export class GovernedRun implements AIRun {
     } catch (error) {
       const stopped = this.run.stopped;
       if (stopped) return stoppedStream(spec, stopped) as unknown as R;
-      throw error;
+      throw this.#failed(error);
     }
     if (result === STOPPED) return stoppedStream(spec, this.run.stopped!) as unknown as R;
+    this.#modelFailure = undefined;
     return { ...result, stream: this.#watch(result.stream, model) };
+  }
+
+  /**
+   * Settles like `pending`; or, when the kill switch, the deadline or the caller's abort stops the run, with
+   * `undefined` if the SDK has not ended cleanly within CLEAN_END_MS (it sleeps before retrying a failed call, up to
+   * a minute): `ai.run()` returns at the stop, with the SDK's result when it has one. @internal
+   */
+  async untilCutShort<T>(pending: PromiseLike<T>): Promise<{ readonly value: T } | undefined> {
+    const settled = await untilStopped(pending, this.#stopWaiters());
+    if (settled !== STOPPED) return { value: settled };
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      Promise.resolve(pending).then(value => ({ value })),
+      new Promise<undefined>(resolve => {
+        timer = setTimeout(() => resolve(undefined), CLEAN_END_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    return late;
+  }
+
+  /** Notes a failed model call (the SDK may retry it) and returns the error to throw. */
+  #failed(error: unknown): unknown {
+    this.#retrying = true;
+    this.#modelFailure = { error };
+    return error;
   }
 
   /** Settles like `promise`, or with STOPPED as soon as the run stops. */
@@ -437,7 +518,10 @@ export class GovernedRun implements AIRun {
           if (done) return;
           close();
           const stopped = this.run.stopped;
-          if (!stopped) return controller.error(error);
+          if (!stopped) {
+            this.#modelFailure = { error };
+            return controller.error(error);
+          }
           if (!finished) controller.enqueue(finishPart(spec, stopped));
           return controller.close();
         }
@@ -446,7 +530,9 @@ export class GovernedRun implements AIRun {
           close();
           return controller.close();
         }
-        const part = next.value as { type?: string; usage?: unknown };
+        const part = next.value as { type?: string; usage?: unknown; error?: unknown };
+        // A provider that reports its failure inside the stream: the SDK ends the step with finishReason 'error'.
+        if (part?.type === 'error') this.#modelFailure = { error: part.error };
         if (part?.type === 'finish') {
           finished = true;
           controller.enqueue(part);
@@ -479,6 +565,8 @@ export class GovernedRun implements AIRun {
   settings<S extends SettingsLike>(settings: S): GovernedSettings<S> {
     if (!settings || typeof settings !== 'object') throw new UsageError('run.settings(): pass the SDK settings object');
     const out: Record<string, unknown> = { ...(settings as object) };
+    const callerSignal = (settings as { abortSignal?: unknown }).abortSignal;
+    if (callerSignal instanceof AbortSignal) this.#callerSignal = callerSignal;
     if (settings.model !== undefined) out.model = this.model(settings.model as LanguageModelLike);
     if (settings.tools !== undefined) out.tools = this.tools(settings.tools);
     const stopWhen = settings.stopWhen;
