@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createGovernor } from './governor.js';
 import { MemoryLimitsStore } from './stores/memory.js';
+import type { LimitsStore } from './stores/types.js';
+import type { Budgets } from './policy/types.js';
 
 describe('limits across runs', () => {
   it('tool calls per window are shared by every run of an agent', async () => {
@@ -25,6 +27,39 @@ describe('limits across runs', () => {
     expect(await governor.run({ agent: 'billing' }, run => run.tool('kb.read', {}, async () => 1))).toMatchObject({
       status: 'ok',
     });
+  });
+
+  it('parallel calls that wait on a shared store still meet the per-run budgets', async () => {
+    // A store across a network answers later: every call of the batch is waiting on it at once.
+    const memory = new MemoryLimitsStore();
+    const remote: LimitsStore = {
+      take: async (requests, now) => memory.take(requests, now),
+      add: async (requests, now) => memory.add(requests, now),
+      used: async (key, windowMs, sliding, now) => memory.used(key, windowMs, sliding, now),
+      acquire: async (key, limit) => memory.acquire(key, limit),
+      releaseSlot: async key => memory.releaseSlot(key),
+    };
+    const run = async (budgets: Budgets) => {
+      const governor = createGovernor({
+        policy: {
+          budgets,
+          limits: { per_agent: { tool_calls_per_hour: 1000 } },
+          pricing: { tools: { 'orders.*': 0.1 } },
+          tools: { on_refusal: 'continue' },
+        },
+        stores: { limits: remote },
+      });
+      let executed = 0;
+      const result = await governor.run({ agent: 'a' }, async run => {
+        await Promise.allSettled(
+          Array.from({ length: 10 }, (_, i) => run.tool('orders.get', { i }, async () => ++executed)),
+        );
+      });
+      return { executed, toolCalls: result.usage.toolCalls, costUsd: result.usage.costUsd };
+    };
+    expect(await run({ max_tool_calls: 3 })).toEqual({ executed: 3, toolCalls: 3, costUsd: 0.3 });
+    expect(await run({ per_tool: { 'orders.*': 2 } })).toEqual({ executed: 2, toolCalls: 2, costUsd: 0.2 });
+    expect(await run({ max_usd: 0.45 })).toEqual({ executed: 4, toolCalls: 4, costUsd: 0.4 });
   });
 
   it('runs in flight per tenant', async () => {

@@ -513,6 +513,10 @@ export class RunImpl implements ActiveRun {
       }
     }
 
+    // Counted now, in the same synchronous stretch as the checks above: calls made in parallel, which wait on a
+    // shared store below, must see each other, or ten of them would all pass a budget of three.
+    this.#reserve(call);
+
     // 7. Cross-run limits (per agent, tenant, globally). A shared store may take them and begin the idempotency
     // record (step 8) in one round trip.
     const limited = this.#toolCallLimits.length > 0 || (this.#usdLimits.length > 0 && rule.costUsd > 0);
@@ -599,13 +603,7 @@ export class RunImpl implements ActiveRun {
   ): Promise<R> {
     const rule = call.rule;
     // Admitted: it counts against the budgets from here on, whether it runs, replays or is refused by an approver.
-    this.#toolCalls++;
-    const before = this.#callsByRule[rule.index];
-    if (before === undefined) this.#rulesCalled.push(rule);
-    this.#callsByRule[rule.index] = (before ?? 0) + 1;
-    // The price is reserved; a call that never runs gets it back, and the tool may report what it really cost.
-    this.#costUsd += rule.costUsd;
-    call.costUsd = rule.costUsd;
+    call.reserved = false;
     const needsApproval = rule.write && this.#g.policy.writes.require_approval;
     if (rule.idempotent || options?.idempotencyKey !== undefined || needsApproval) {
       return this.#guarded(call, args, execute, options, begun);
@@ -801,7 +799,12 @@ export class RunImpl implements ActiveRun {
     return {
       steps: this.#steps,
       toolCalls: this.#toolCalls,
-      toolCallsByTool: Object.fromEntries(this.#rulesCalled.map(rule => [rule.name, this.#callsByRule[rule.index]!])),
+      toolCallsByTool: Object.fromEntries(
+        this.#rulesCalled.flatMap(rule => {
+          const calls = this.#callsByRule[rule.index]!;
+          return calls > 0 ? [[rule.name, calls]] : [];
+        }),
+      ),
       inputTokens: this.#inputTokens,
       outputTokens: this.#outputTokens,
       totalTokens: this.#inputTokens + this.#outputTokens,
@@ -1221,6 +1224,27 @@ export class RunImpl implements ActiveRun {
   }
 
   /** Refuses the call, or in shadow mode notes the first refusal and lets the call go on. */
+  /** Counts the call against the run's budgets; its price is held, and a call that never runs gets it back. */
+  #reserve(call: CallState): void {
+    const rule = call.rule;
+    this.#toolCalls++;
+    const before = this.#callsByRule[rule.index];
+    if (before === undefined) this.#rulesCalled.push(rule);
+    this.#callsByRule[rule.index] = (before ?? 0) + 1;
+    this.#costUsd += rule.costUsd;
+    call.costUsd = rule.costUsd;
+    call.reserved = true;
+  }
+
+  /** A call refused between its reservation and its admission (a cross-run limit, a store): it never counted. */
+  #unreserve(call: CallState): void {
+    call.reserved = false;
+    this.#toolCalls--;
+    this.#callsByRule[call.rule.index]!--;
+    this.#costUsd -= call.costUsd;
+    call.costUsd = 0;
+  }
+
   #refuseOrShadow(call: CallState, reason: StopReason, rule: string, detail: string): void {
     if (this.#shadow) {
       call.shadow ??= { reason, rule, detail };
@@ -1245,6 +1269,7 @@ export class RunImpl implements ActiveRun {
     alwaysStops: boolean,
     decidedBy?: string,
   ): StopError | ToolRefusedError {
+    if (call.reserved) this.#unreserve(call);
     const decision: Decision = reason.startsWith('approval_') ? 'rejected' : 'deny';
     this.#decisions[decision]++;
     const hub = this.#g.hub;
@@ -1389,6 +1414,8 @@ class ToolCall implements ToolContext {
   unchecked = false;
   /** Whether execute was called. */
   executed = false;
+  /** Counted in the run's budgets but not admitted yet: a refusal before admission gives the count back. */
+  reserved = false;
   /** In the run's list of running calls (see InFlight). */
   inFlight = false;
   prevInFlight: ToolCall | undefined = undefined;
