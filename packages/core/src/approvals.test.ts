@@ -81,6 +81,20 @@ describe('writes and approvals', () => {
     expect(queue.approve('whatever', { by: 'late' })).toBe(false);
   });
 
+  it('an approval may wait longer than a timer holds (a month): it does not time out at once', async () => {
+    const queue = new ApprovalQueue();
+    const governor = createGovernor({
+      policy: { ...policy, writes: { ...policy.writes, approval_timeout_seconds: 30 * 24 * 3600 } },
+      approver: queue,
+    });
+    const running = governor.run({ agent: 'support' }, run => run.tool('crm.update', { id: 1 }, async () => 'updated'));
+    await sleep(20);
+    const [pending] = queue.pending();
+    expect(pending).toBeDefined();
+    queue.approve(pending!.id, { by: 'alice' });
+    await expect(running).resolves.toMatchObject({ status: 'ok', output: 'updated' });
+  });
+
   it('rules approve small refunds and hand the rest to a person', async () => {
     const queue = new ApprovalQueue();
     const approver = rulesApprover({

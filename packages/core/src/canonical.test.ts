@@ -134,6 +134,26 @@ describe('canonical fingerprints (loop detection)', () => {
     expect(canonicalFingerprint(new Map([['a', 1]]))).not.toBe(canonicalFingerprint({ a: 1 }));
     expect(canonicalFingerprint({ a: [1, 2] })).not.toBe(canonicalFingerprint({ a: [2, 1] }));
     expect(canonicalFingerprint({ a: 1, b: 2 })).not.toBe(canonicalFingerprint({ a: 2, b: 1 }));
+    // An integer and the double whose high word it equals (1.5 is 0x3ff80000_00000000).
+    expect(canonicalFingerprint({ amount: 1.5 })).not.toBe(canonicalFingerprint({ amount: 0x3ff80000 }));
+    expect(canonicalFingerprint(0.5)).not.toBe(canonicalFingerprint(0x3fe00000));
+  });
+
+  it('tell integers from doubles exactly as the canonical text does', () => {
+    const view = new DataView(new ArrayBuffer(8));
+    const highWordOf = (value: number) => {
+      view.setFloat64(0, value);
+      return view.getInt32(0);
+    };
+    fc.assert(
+      fc.property(fc.double({ noNaN: true }), value => {
+        const integer = highWordOf(value);
+        expect(canonicalFingerprint(value) === canonicalFingerprint(integer)).toBe(
+          canonicalJson(value) === canonicalJson(integer),
+        );
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('have no collisions across a million distinct argument sets', () => {

@@ -118,6 +118,7 @@ const TAG_TRUE = 0x74727565;
 const TAG_FALSE = 0x66616c73;
 const TAG_STRING = 0x73747269;
 const TAG_NUMBER = 0x6e756d62;
+const TAG_INTEGER = 0x696e7467;
 const TAG_ARRAY = 0x61727261;
 const TAG_OBJECT = 0x6f626a65;
 const TAG_OTHER = 0x6f746872;
@@ -140,18 +141,21 @@ function mixString(text: string): void {
 }
 
 function mixNumber(value: number): void {
-  mix(TAG_NUMBER);
   if (Number.isNaN(value)) {
+    mix(TAG_NUMBER);
     // One token for every NaN payload, as canonicalJson writes them all as NaN.
     mix(0x7ff80000);
     mix(1);
     return;
   }
   if (Number.isInteger(value) && value <= 0x7fffffff && value >= -0x80000000) {
+    // A tag of its own: (n, 0) is also the two words of every double whose low word is 0 (1.5 and 1073217536).
+    mix(TAG_INTEGER);
     mix(value | 0);
-    mix(0);
+    mix(0); // one more round, so the value's bits spread as far as a double's second word does
     return;
   }
+  mix(TAG_NUMBER);
   numberView.setFloat64(0, value === 0 ? 0 : value);
   mix(numberView.getInt32(0));
   mix(numberView.getInt32(4));

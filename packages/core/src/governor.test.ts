@@ -216,6 +216,31 @@ describe('stops', () => {
     await expect(orphan).rejects.toMatchObject({ reason: 'max_tool_calls' });
   });
 
+  it('max_seconds stops a loop of calls to tools that answer at once, which never lets the timer fire', async () => {
+    const governor = createGovernor({ policy: { budgets: { max_seconds: 0.05 } } });
+    let calls = 0;
+    const started = performance.now();
+    const result = await governor.run({ agent: 'a' }, async run => {
+      for (;;) await run.tool('kb.read', { n: calls }, () => ++calls);
+    });
+    expect(result).toMatchObject({ status: 'stopped', stopReason: 'max_seconds' });
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('a deadline beyond what a timer holds (24.8 days) does not fire at once; shadow mode records an overrun', async () => {
+    const month = createGovernor({ policy: { budgets: { max_seconds: 30 * 24 * 3600 } } });
+    await expect(
+      month.run({ agent: 'a' }, () => new Promise(resolve => setTimeout(() => resolve('done'), 20))),
+    ).resolves.toMatchObject({ status: 'ok', output: 'done' });
+
+    const shadow = createGovernor({ policy: { enforcement: 'shadow', budgets: { max_seconds: 0.02 } } });
+    const result = await shadow.run({ agent: 'a' }, () => new Promise(resolve => setTimeout(resolve, 60)));
+    expect(result).toMatchObject({
+      status: 'ok',
+      wouldHaveStopped: { reason: 'max_seconds', detail: 'ran for 0.02s (budgets.max_seconds)' },
+    });
+  });
+
   it('max_seconds fires even when the body hangs outside any tool', async () => {
     const governor = createGovernor({ policy: { budgets: { max_seconds: 0.1 } } });
     const result = await governor.run({ agent: 'a' }, () => new Promise(() => {}));

@@ -70,6 +70,31 @@ describe('idempotency', () => {
     expect(executions).toBe(3);
   });
 
+  it("two tenants making the same call each get their own write, never each other's result", async () => {
+    const governor = createGovernor({ policy });
+    const db: Record<string, string[]> = { acme: [], globex: [] };
+    const charge = (tenant: string) => async (args: { order: number }) => {
+      db[tenant]!.push(`order ${args.order}`);
+      return { tenant, charged: args.order };
+    };
+    const byTenant = async (tenant: string, idempotencyKey?: string) =>
+      governor.run({ agent: 'billing', tenant }, run =>
+        run.tool('payments.charge', { order: 42 }, charge(tenant), { idempotencyKey }),
+      );
+    for (const key of [undefined, 'order-42']) {
+      db.acme = [];
+      db.globex = [];
+      await expect(byTenant('acme', key)).resolves.toMatchObject({ output: { tenant: 'acme' } });
+      await expect(byTenant('globex', key)).resolves.toMatchObject({
+        output: { tenant: 'globex' },
+        usage: { decisions: { dedup: 0 } },
+      });
+      // Within a tenant, a retry is still deduplicated.
+      await expect(byTenant('globex', key)).resolves.toMatchObject({ usage: { decisions: { dedup: 1 } } });
+      expect(db).toEqual({ acme: ['order 42'], globex: ['order 42'] });
+    }
+  });
+
   it('a caller key deduplicates across different argument shapes only when the arguments match', async () => {
     const governor = createGovernor({ policy });
     let executions = 0;

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createGovernor } from './governor.js';
+import type { Budgets, PolicyInput } from './policy/types.js';
 import { MemoryLimitsStore } from './stores/memory.js';
 import type { LimitsStore } from './stores/types.js';
-import type { Budgets } from './policy/types.js';
 
 describe('limits across runs', () => {
   it('tool calls per window are shared by every run of an agent', async () => {
@@ -60,6 +60,25 @@ describe('limits across runs', () => {
     expect(await run({ max_tool_calls: 3 })).toEqual({ executed: 3, toolCalls: 3, costUsd: 0.3 });
     expect(await run({ per_tool: { 'orders.*': 2 } })).toEqual({ executed: 2, toolCalls: 2, costUsd: 0.2 });
     expect(await run({ max_usd: 0.45 })).toEqual({ executed: 4, toolCalls: 4, costUsd: 0.4 });
+  });
+
+  it('a USD cap reached exactly is not crossed: three $0.10 calls fit $0.30, per run and across runs', async () => {
+    const calls = async (policy: PolicyInput) => {
+      const governor = createGovernor({ policy: { ...policy, pricing: { tools: { 'orders.*': 0.1 } } } });
+      let executed = 0;
+      const result = await governor.run({ agent: 'a' }, async run => {
+        for (let i = 0; i < 5; i++) await run.tool('orders.get', { i }, async () => ++executed);
+      });
+      return { executed, stopReason: result.status === 'stopped' ? result.stopReason : 'ok' };
+    };
+    expect(await calls({ budgets: { max_usd: 0.3 } })).toEqual({ executed: 3, stopReason: 'max_usd' });
+    expect(await calls({ limits: { global: { usd_per_hour: 0.3 } } })).toEqual({ executed: 3, stopReason: 'max_usd' });
+
+    const reported = await createGovernor({ policy: { budgets: { max_usd: 0.3 } } }).run({ agent: 'a' }, async run => {
+      for (let i = 0; i < 3; i++) run.usage({ costUsd: 0.1 });
+      return 'three reports, the cap reached, not crossed';
+    });
+    expect(reported).toMatchObject({ status: 'ok', usage: { costUsd: 0.3 } });
   });
 
   it('runs in flight per tenant', async () => {

@@ -233,19 +233,23 @@ export class RunImpl implements ActiveRun {
         return start;
       }
     }
-    if (this.#deadline !== Number.POSITIVE_INFINITY && !this.#shadow) {
-      const ms = Math.max(0, this.#deadline - performance.now());
-      this.#timer = setTimeout(
-        () =>
-          this.#stopWith(
-            'max_seconds',
-            `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`,
-            'budgets.max_seconds',
-          ),
-        ms,
-      );
-    }
+    if (this.#deadline !== Number.POSITIVE_INFINITY) this.#armDeadline();
     return start;
+  }
+
+  /** The deadline's timer; in shadow mode it only records that the run would have stopped. */
+  #armDeadline(): void {
+    const ms = this.#deadline - performance.now();
+    // setTimeout takes at most 2^31-1 ms (24.8 days) and fires at once beyond: a longer deadline is waited in legs.
+    this.#timer = setTimeout(
+      () => {
+        if (performance.now() < this.#deadline) return this.#armDeadline();
+        const detail = `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`;
+        if (this.#shadow) this.#recordShadowStop('max_seconds', detail, 'budgets.max_seconds');
+        else this.#stopWith('max_seconds', detail, 'budgets.max_seconds');
+      },
+      Math.min(Math.max(0, ms), MAX_TIMER_MS),
+    );
   }
 
   /** Stops the run from outside (kill switch). */
@@ -384,7 +388,7 @@ export class RunImpl implements ActiveRun {
         'budgets.max_output_tokens',
       );
     }
-    if (limits.max_usd !== undefined && this.#costUsd > limits.max_usd) {
+    if (limits.max_usd !== undefined && this.#costUsd > limits.max_usd + USD_EPSILON) {
       this.#runLevel('max_usd', `spent $${fmtUsd(this.#costUsd)} of max_usd $${limits.max_usd}`, 'budgets.max_usd');
     }
   }
@@ -399,6 +403,14 @@ export class RunImpl implements ActiveRun {
       }
       if (typeof execute !== 'function') throw new UsageError(`run.tool("${name}"): execute must be a function`);
       if (this.#stop) throw this.#stop.error;
+      // The deadline's timer cannot fire while a loop of calls to tools that answer at once keeps the thread busy.
+      if (this.#deadline !== Number.POSITIVE_INFINITY && !this.#shadow && performance.now() >= this.#deadline) {
+        throw this.#stopWith(
+          'max_seconds',
+          `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`,
+          'budgets.max_seconds',
+        );
+      }
       const g = this.#g;
       const policy = g.policy;
       const rule = g.rules.get(name);
@@ -490,7 +502,7 @@ export class RunImpl implements ActiveRun {
         );
       }
     }
-    if (limits.max_usd !== undefined && this.#costUsd + rule.costUsd > limits.max_usd) {
+    if (limits.max_usd !== undefined && this.#costUsd + rule.costUsd > limits.max_usd + USD_EPSILON) {
       this.#refuseOrShadow(
         call,
         'max_usd',
@@ -544,7 +556,7 @@ export class RunImpl implements ActiveRun {
     const idempotency =
       call.rule.idempotent || options?.idempotencyKey !== undefined
         ? {
-            ...idempotencyKeyOf(this.agent, call.name, args, options),
+            ...idempotencyKeyOf(this.agent, this.tenant, call.name, args, options),
             ttlMs: this.#ttlMs(),
             onCrash: call.rule.onCrash,
           }
@@ -644,7 +656,7 @@ export class RunImpl implements ActiveRun {
     // 8. Idempotency: a side effect with the same key runs once; later calls get the recorded result.
     let idempotencyKey: string | undefined;
     if ((rule.idempotent || options?.idempotencyKey !== undefined) && !call.unchecked) {
-      const { key, fingerprint } = begun ?? idempotencyKeyOf(this.agent, name, args, options);
+      const { key, fingerprint } = begun ?? idempotencyKeyOf(this.agent, this.tenant, name, args, options);
       const replay = await this.#beginIdempotent(call, key, fingerprint, begun?.first);
       if (replay) return replay.value as R;
       // A read that could not be checked (fail_mode.reads: open) runs without a record.
@@ -933,7 +945,7 @@ export class RunImpl implements ActiveRun {
         'budgets.max_output_tokens',
       );
     }
-    if (limits.max_usd !== undefined && this.#costUsd >= limits.max_usd) {
+    if (limits.max_usd !== undefined && this.#costUsd >= limits.max_usd - USD_EPSILON) {
       this.#runLevel('max_usd', `spent $${fmtUsd(this.#costUsd)} of max_usd $${limits.max_usd}`, 'budgets.max_usd');
     }
   }
@@ -951,7 +963,7 @@ export class RunImpl implements ActiveRun {
         }
         throw this.#stopWith('store_unavailable', storeDetail(`cannot check ${limit.rule}`, error), 'fail_mode.reads');
       }
-      if (used >= limit.limit) {
+      if (used >= limit.limit - USD_EPSILON) {
         this.#runLevel(
           'max_usd',
           `${limit.scopeName} spent $${fmtUsd(used)} this ${limit.window} of $${limit.limit} (${limit.rule})`,
@@ -1138,7 +1150,14 @@ export class RunImpl implements ActiveRun {
     runSignal.addEventListener('abort', onRunAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>(resolve => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      // In legs: setTimeout fires at once for a delay beyond 2^31-1 ms (an approval may wait a month).
+      const until = performance.now() + timeoutMs;
+      const arm = () => {
+        const left = until - performance.now();
+        timer = left > 0 ? setTimeout(arm, Math.min(left, MAX_TIMER_MS)) : undefined;
+        if (!timer) resolve('timeout');
+      };
+      arm();
     });
     let outcome: Awaited<ReturnType<Approver['request']>> | 'timeout';
     try {
@@ -1470,8 +1489,13 @@ interface Begun {
   readonly first: IdempotencyBegin | undefined;
 }
 
+/**
+ * The record a call is deduplicated on: the agent, the tool and its arguments, or the caller's own key; within one
+ * tenant, so that two tenants making the same call each get their own write (and never each other's result).
+ */
 function idempotencyKeyOf(
   agent: string,
+  tenant: string | undefined,
   tool: string,
   args: unknown,
   options: ToolCallOptions | undefined,
@@ -1479,7 +1503,7 @@ function idempotencyKeyOf(
   const fingerprint = sha256(canonicalJson(args));
   const key =
     options?.idempotencyKey !== undefined ? `${tool}:${options.idempotencyKey}` : `${agent}:${tool}:${fingerprint}`;
-  return { key, fingerprint };
+  return { key: tenant === undefined ? key : `${tenant}/${key}`, fingerprint };
 }
 
 function storeDetail(what: string, error: unknown): string {
@@ -1507,6 +1531,15 @@ function epochNow(): number {
 
 /** A rejection nobody waits for any more. */
 function ignore(): void {}
+
+/**
+ * Sums of prices are not exact in binary (0.1 + 0.1 + 0.1 > 0.3): a cap reached exactly must not read as crossed.
+ * A billionth of a dollar is far below any price and far above the error of summing them.
+ */
+const USD_EPSILON = 1e-9;
+
+/** The longest delay setTimeout keeps (2^31-1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** Constant for the process; the getter is a call into the runtime, and this is on every call's path. */
 const TIME_ORIGIN = performance.timeOrigin;

@@ -53,7 +53,8 @@ local function limits_check(kbase, abase, n, now)
       local previous = tonumber(redis.call('GET', KEYS[kbase + 2 * i + 1]) or '0')
       used = used + previous * (1 - (now - start) / window)
     end
-    if used + amount > limit then return i, used end
+    -- a sum of prices reaching a USD limit exactly is not over it (0.1 + 0.1 + 0.1 > 0.3 in binary)
+    if used + amount > limit + 1e-9 then return i, used end
   end
   return nil, 0
 end

@@ -181,7 +181,8 @@ export class MemoryLimitsStore implements LimitsStore {
     for (let i = 0; i < requests.length; i++) {
       const request = requests[i]!;
       const used = this.#usedIn(this.#counter(request.key, request.windowMs, now), request, now);
-      if (used + request.amount > request.limit) return { ok: false, index: i, used };
+      // The tolerance: a sum of prices reaching a USD limit exactly is not over it (0.1 + 0.1 + 0.1 > 0.3).
+      if (used + request.amount > request.limit + 1e-9) return { ok: false, index: i, used };
     }
     this.add(requests, now);
     return { ok: true };
