@@ -77,6 +77,25 @@ describe('setupTelemetry when the backend fails', () => {
     expect(stderr).toBe('');
   }, 60_000);
 
+  it('sends to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it is, and adds /v1/traces to OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
+    const paths = new Set<string>();
+    const collector = createServer((request, response) => {
+      paths.add(request.url ?? '');
+      request.resume();
+      request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    });
+    await new Promise<void>(resolve => collector.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    try {
+      await runFixture('none', 5, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${base}/otlp/custom-traces` });
+      await runFixture('none', 5, { OTEL_EXPORTER_OTLP_ENDPOINT: `${base}/collector/` });
+    } finally {
+      collector.closeAllConnections();
+      collector.close();
+    }
+    expect([...paths].sort()).toEqual(['/collector/v1/traces', '/otlp/custom-traces']);
+  }, 60_000);
+
   it('honours OTEL_SDK_DISABLED', async () => {
     const { report, stderr } = await runFixture(`http://127.0.0.1:${await closedPort()}`, 100, {
       OTEL_SDK_DISABLED: 'true',

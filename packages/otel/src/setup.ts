@@ -79,10 +79,13 @@ export function setupTelemetry(options: SetupTelemetryOptions = {}): Telemetry {
     return { exportingTraces: false, prometheusUrl: undefined, exportErrors: 0, shutdown: async () => {} };
   }
 
-  const endpoint = options.otlpEndpoint ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  // The signal-specific variable is the full URL, used as it is; a base endpoint gets `/v1/traces` (OTLP exporter spec).
+  const tracesUrl = options.otlpEndpoint === undefined ? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT : undefined;
+  const base = options.otlpEndpoint ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const endpoint = tracesUrl || base;
   const spanProcessors: SpanProcessor[] = [];
   if (endpoint) {
-    const url = endpoint.endsWith('/v1/traces') ? endpoint : `${endpoint.replace(/\/$/, '')}/v1/traces`;
+    const url = tracesUrl || endpoint.endsWith('/v1/traces') ? endpoint : `${endpoint.replace(/\/$/, '')}/v1/traces`;
     spanProcessors.push(
       new BatchSpanProcessor({
         exporter: new OTLPTraceExporter({ url, timeoutMillis: 5_000 }),

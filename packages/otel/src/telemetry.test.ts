@@ -12,6 +12,7 @@ import { suppressTracing } from '@opentelemetry/core';
 import { DataPointType, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRedactor } from './redact.js';
 import { boundedTelemetry } from './telemetry.js';
 
 // An injected tracer and meter: nothing is registered globally but the context manager (context propagation
@@ -273,6 +274,25 @@ describe('spans', () => {
     expect(spans()).toEqual([]);
   });
 
+  it('tool spans lie within their run span: both are on the clock core stamps calls with', async () => {
+    const { governor: g } = governor({});
+    for (let i = 0; i < 50; i++) {
+      await g.run({ agent: 'clock' }, async run => {
+        await run.tool('kb.read', { i }, () => i);
+        await run.tool('kb.read', { i, again: true }, () => i);
+      });
+    }
+    const nanos = ([seconds, ns]: [number, number]) => BigInt(seconds) * 1_000_000_000n + BigInt(ns);
+    const runs = new Map(byName('invoke_agent clock').map(run => [idOf(run), run]));
+    const tools = byName('execute_tool kb.read');
+    expect(tools).toHaveLength(100);
+    for (const tool of tools) {
+      const run = runs.get(parentOf(tool)!)!;
+      expect(nanos(tool.startTime) >= nanos(run.startTime), 'starts after its run').toBe(true);
+      expect(nanos(tool.endTime) <= nanos(run.endTime), 'ends before its run').toBe(true);
+    }
+  });
+
   it('ends spans of runs that never end once too many are open, so memory stays bounded', async () => {
     const telemetry = boundedTelemetry({
       tracer: provider.getTracer('t'),
@@ -286,6 +306,26 @@ describe('spans', () => {
       ['invoke_agent leaky-0', 'abandoned: the run never ended'],
       ['invoke_agent leaky-1', 'abandoned: the run never ended'],
     ]);
+  });
+
+  it('an abandoned run takes its pending approvals with it: the gauge comes back to zero', async () => {
+    const telemetry = boundedTelemetry({
+      tracer: provider.getTracer('t'),
+      meter: meterProvider.getMeter('t'),
+      maxOpenRuns: 1,
+    });
+    const queue = new ApprovalQueue();
+    const g = createGovernor({
+      policy: { writes: { tools: ['crm.*'] } },
+      approver: queue,
+      observers: [telemetry],
+    });
+    const running = ['a', 'b', 'c'].map(agent => g.run({ agent }, run => run.tool('crm.update', {}, () => 'ok')));
+    await new Promise(resolve => setTimeout(resolve, 10));
+    for (const pending of queue.pending()) queue.approve(pending.id, { by: 'alice' });
+    await Promise.all(running);
+    const gauge = points(await collect(), 'bounded.approvals.pending').dataPoints.map(p => p.value);
+    expect(gauge).toEqual([0]);
   });
 });
 
@@ -315,6 +355,40 @@ describe('content', () => {
       '{"to":"[REDACTED_EMAIL]","password":"[REDACTED]","note":"card [REDACTED_CARD], key [REDACTED_KEY], Authorization: Bearer [REDACTED]"}',
     );
     expect(tool.attributes['gen_ai.tool.call.result']).toBe('{"status":"sent","token":"[REDACTED]"}');
+  });
+
+  it('masks secrets in error messages and stop details too, whatever the tool records', async () => {
+    const { governor: g } = governor({ tools: { on_refusal: 'continue' } });
+    await g.run({ agent: 'a' }, async run => {
+      await run
+        .tool('db.query', {}, async () => {
+          throw new Error('connect failed: postgres://admin:hunter2@db.internal:5432/prod password=hunter2');
+        })
+        .catch(() => undefined);
+      throw new Error('upstream said no to Authorization: bearer sk-live-abcdefghijklmnopqrstu');
+    });
+    const tool = one('execute_tool db.query');
+    const run = one('invoke_agent a');
+    const exported = JSON.stringify([tool.status, run.status, run.attributes, run.events]);
+    expect(exported).not.toContain('hunter2');
+    expect(exported).not.toContain('abcdefghijklmnopqrstu');
+    expect(tool.status.message).toBe(
+      'Error: connect failed: postgres://admin:[REDACTED]@db.internal:5432/prod password=[REDACTED]',
+    );
+    expect(run.attributes['bounded.stop.detail']).toContain('Authorization: bearer [REDACTED]');
+  });
+
+  it('the redactor knows the common shapes of secrets', () => {
+    const redact = createRedactor();
+    expect(redact({ headers: { 'x-api-key': 'live_9f8a7b' }, privateKey: 'k', pwd: 'p', passport: 'P1' })).toBe(
+      '{"headers":{"x-api-key":"[REDACTED]"},"privateKey":"[REDACTED]","pwd":"[REDACTED]","passport":"P1"}',
+    );
+    expect(redact('https://x.io/a?password=hunter2&api_key=k123&q=1')).toBe(
+      'https://x.io/a?password=[REDACTED]&api_key=[REDACTED]&q=1',
+    );
+    expect(redact('{"password":"hunter2","q":1}')).toBe('{"password":"[REDACTED]","q":1}');
+    expect(redact('card 4111 1111 1111 1111 123')).toBe('card [REDACTED_CARD] 123');
+    expect(redact('1200 tokens: used of max_tokens 1000')).toBe('1200 tokens: used of max_tokens 1000');
   });
 
   it('can be switched off for all tools, whatever the policy says', async () => {
@@ -404,6 +478,26 @@ describe('metrics', () => {
     );
     expect(points(metrics, 'bounded.run.duration').descriptor.unit).toBe('s');
     expect(points(metrics, 'bounded.tool.duration').dataPoints.length).toBeGreaterThan(0);
+  });
+
+  it('labels runs stopped by a per-tenant limit by the scope, not one series per tenant', async () => {
+    const { governor: g } = governor({ limits: { per_tenant: { tool_calls_per_hour: 1 } } });
+    for (const tenant of ['t-1', 't-2', 't-3']) {
+      await g.run({ agent: 'a', tenant }, async run => {
+        await run.tool('kb.read', { n: 1 }, () => 1);
+        await run.tool('kb.read', { n: 2 }, () => 2);
+      });
+    }
+    const labels = points(await collect(), 'bounded.runs').dataPoints.map(p => [
+      p.attributes['bounded.stop_reason'],
+      p.value,
+    ]);
+    expect(labels).toEqual([['rate_limited:tenant', 3]]);
+    expect(byName('invoke_agent a').map(span => span.attributes['bounded.stop_reason'])).toEqual([
+      'rate_limited:tenant:t-1',
+      'rate_limited:tenant:t-2',
+      'rate_limited:tenant:t-3',
+    ]);
   });
 
   it('caps the tool names used as metric attributes', async () => {

@@ -93,6 +93,10 @@ const VERSION = '0.1.0';
 /** Bucket boundaries: tokens as the GenAI conventions advise; durations from 5 ms to 5 minutes. */
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304];
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+/** Tools range from in-process lookups (tenths of a millisecond) to slow APIs: p95 needs buckets at both ends. */
+const TOOL_SECONDS_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+];
 const CALL_BUCKETS = [0, 1, 2, 3, 5, 8, 12, 20, 30, 50, 100];
 
 function createInstruments(meter: Meter): Instruments {
@@ -106,7 +110,7 @@ function createInstruments(meter: Meter): Instruments {
     runToolCalls: histogram(sc.METRIC_RUN_TOOL_CALLS, CALL_BUCKETS),
     runDuration: histogram(sc.METRIC_RUN_DURATION, SECONDS_BUCKETS),
     runs: meter.createCounter(sc.METRIC_RUNS, info(sc.METRIC_RUNS)),
-    toolDuration: histogram(sc.METRIC_TOOL_DURATION, SECONDS_BUCKETS),
+    toolDuration: histogram(sc.METRIC_TOOL_DURATION, TOOL_SECONDS_BUCKETS),
     tokens: histogram(sc.METRIC_GEN_AI_CLIENT_TOKEN_USAGE, TOKEN_BUCKETS),
     decisions: meter.createCounter(sc.METRIC_DECISIONS, info(sc.METRIC_DECISIONS)),
     approvalsPending: meter.createUpDownCounter(sc.METRIC_APPROVALS_PENDING, info(sc.METRIC_APPROVALS_PENDING)),
@@ -221,7 +225,7 @@ class TelemetryObserver implements BoundedTelemetry {
       case 'run.shadow_stop': {
         this.#runs.get(event.runId)?.span.addEvent(event.type === 'run.stop' ? sc.EVENT_STOP : sc.EVENT_SHADOW_STOP, {
           [sc.ATTR_STOP_REASON]: event.reason,
-          [sc.ATTR_STOP_DETAIL]: event.detail,
+          [sc.ATTR_STOP_DETAIL]: this.#redact(event.detail),
           [sc.ATTR_STOP_RULE]: event.rule,
         });
         return;
@@ -233,8 +237,10 @@ class TelemetryObserver implements BoundedTelemetry {
           this.#ensureSpan(state, undefined).addEvent(sc.EVENT_APPROVAL_REQUESTED, {
             'bounded.approval.id': event.approvalId,
           });
+        // Counted only for a run this observer follows: that is where its decision or its run's end takes it off.
+        if (!run) return;
         const tool = this.#toolName(event.tool);
-        run?.pendingApprovals.set(event.approvalId, { callId: event.callId, tool });
+        run.pendingApprovals.set(event.approvalId, { callId: event.callId, tool });
         this.#metrics.approvalsPending.add(1, { [sc.ATTR_GEN_AI_TOOL_NAME]: tool });
         return;
       }
@@ -260,7 +266,7 @@ class TelemetryObserver implements BoundedTelemetry {
           [sc.ATTR_ATTEMPT]: event.attempt,
           [sc.ATTR_OUTCOME]: event.outcome,
           'bounded.duration_ms': event.durationMs,
-          ...(event.error ? { [sc.ATTR_ERROR_TYPE]: event.error } : {}),
+          ...(event.error ? { [sc.ATTR_ERROR_TYPE]: this.#redact(event.error) } : {}),
         });
         return;
       }
@@ -300,7 +306,9 @@ class TelemetryObserver implements BoundedTelemetry {
     // A child run (a workflow's escalation agent) nests under its parent even when started outside its context.
     const parent = (event.parentRunId ? this.#runs.get(event.parentRunId)?.ctx : undefined) ?? context.active();
     const name = `${workflow ? sc.GEN_AI_OPERATION_INVOKE_WORKFLOW : sc.GEN_AI_OPERATION_INVOKE_AGENT} ${event.agent}`;
-    const span = this.#tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes }, parent);
+    // On the clock core stamps tool calls with: the SDK's own starts on Date.now(), up to a millisecond off it, and
+    // a run span would end before its last tool span.
+    const span = this.#tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, startTime: epochNow() }, parent);
     if (this.#runs.size >= this.#maxOpenRuns) this.#evictOldest();
     this.#runs.set(event.runId, {
       span,
@@ -356,12 +364,16 @@ class TelemetryObserver implements BoundedTelemetry {
       span.setAttributes({
         [sc.ATTR_STOP_REASON]: event.stopReason,
         [sc.ATTR_STOP_KIND]: stopKind!,
-        [sc.ATTR_STOP_DETAIL]: event.detail ?? '',
+        [sc.ATTR_STOP_DETAIL]: this.#redact(event.detail ?? ''),
         [sc.ATTR_ERROR_TYPE]: stopKind!,
       });
-      span.setStatus({ code: SpanStatusCode.ERROR, message: `${event.stopReason}: ${event.detail ?? ''}` });
+      // Details quote errors, and errors quote connection strings and headers: the redactor sees them all.
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: this.#redact(`${event.stopReason}: ${event.detail ?? ''}`),
+      });
     }
-    span.end();
+    span.end(epochNow());
   }
 
   #toolStart(event: ToolStartEvent): void {
@@ -380,7 +392,7 @@ class TelemetryObserver implements BoundedTelemetry {
   #toolDecision(event: ToolDecisionEvent): void {
     const state = this.#runs.get(event.runId)?.tools.get(event.callId);
     if (state) {
-      if (state.span) state.span.setAttributes(addDecisionAttributes({}, event));
+      if (state.span) state.span.setAttributes(addDecisionAttributes({}, event, this.#redact));
       else this.#ensureSpan(state, event);
     }
     this.#metrics.decisions.add(1, this.#decisionAttributes(event));
@@ -399,7 +411,7 @@ class TelemetryObserver implements BoundedTelemetry {
     if (start.recordContent && this.#recordContent) {
       attributes[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS] = this.#redact(start.args);
     }
-    if (decision) addDecisionAttributes(attributes, decision);
+    if (decision) addDecisionAttributes(attributes, decision, this.#redact);
     const span = this.#tracer.startSpan(
       this.#spanName(start.tool),
       { kind: SpanKind.INTERNAL, attributes, startTime: state.startTime },
@@ -441,7 +453,7 @@ class TelemetryObserver implements BoundedTelemetry {
       if (event.outcome === 'refused' || event.outcome === 'error' || event.outcome === 'aborted') {
         attributes[sc.ATTR_ERROR_TYPE] =
           event.outcome === 'error' ? (event.error ?? 'Error').split(':')[0]! : kindOf(event.error ?? event.outcome);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: event.error ?? event.outcome });
+        span.setStatus({ code: SpanStatusCode.ERROR, message: this.#redact(event.error ?? event.outcome) });
       }
       span.setAttributes(attributes);
     }
@@ -525,7 +537,12 @@ class TelemetryObserver implements BoundedTelemetry {
     const colon = reason.indexOf(':');
     if (colon === -1) return reason;
     const kind = reason.slice(0, colon);
-    if (kind === 'rate_limited') return reason;
+    // `rate_limited:tenant:acme`: one series per tenant would be unbounded; the scope's kind is enough for a metric
+    // (the span keeps the whole reason).
+    if (kind === 'rate_limited') {
+      const scopeEnd = reason.indexOf(':', colon + 1);
+      return scopeEnd === -1 ? reason : reason.slice(0, scopeEnd);
+    }
     return `${kind}:${this.#toolName(reason.slice(colon + 1))}`;
   }
 
@@ -533,18 +550,19 @@ class TelemetryObserver implements BoundedTelemetry {
     const [runId, run] = this.#runs.entries().next().value as [string, RunState];
     this.#runs.delete(runId);
     for (const tool of run.tools.values()) tool.span?.end(epochNow());
+    for (const approvalId of [...run.pendingApprovals.keys()]) this.#settleApproval(run, approvalId);
     run.span.setStatus({ code: SpanStatusCode.ERROR, message: 'abandoned: the run never ended' });
-    run.span.end();
+    run.span.end(epochNow());
   }
 }
 
-function addDecisionAttributes(attributes: Attributes, event: ToolDecisionEvent): Attributes {
+function addDecisionAttributes(attributes: Attributes, event: ToolDecisionEvent, redact: Redactor): Attributes {
   attributes[sc.ATTR_DECISION] = event.decision;
   // For a plain allow the rule adds little (the audit log has it); for anything else it is the point.
   if (event.decision !== 'allow') attributes[sc.ATTR_DECISION_RULE] = event.rule;
   if (!event.enforced) attributes[sc.ATTR_DECISION_ENFORCED] = false;
   if (event.reason) attributes[sc.ATTR_DECISION_REASON] = event.reason;
-  if (event.detail) attributes[sc.ATTR_DECISION_DETAIL] = event.detail;
+  if (event.detail) attributes[sc.ATTR_DECISION_DETAIL] = redact(event.detail);
   if (event.approvedBy) attributes[sc.ATTR_APPROVED_BY] = event.approvedBy;
   if (event.idempotencyKey) attributes[sc.ATTR_IDEMPOTENCY_KEY] = event.idempotencyKey;
   return attributes;
