@@ -1,5 +1,7 @@
 import type { RunResult, StopReason, UsageInput } from '@bounded/core';
 import { AIMessage, ToolMessage } from '@langchain/core/messages';
+import { Command, isCommand } from '@langchain/langgraph';
+import { ToolInvocationError } from 'langchain';
 import type { BoundedRunState, ThreadUsage } from './types.js';
 
 interface ToolCallLike {
@@ -31,9 +33,17 @@ export function stoppedToolMessage(call: ToolCallLike, reason: StopReason, detai
   });
 }
 
+/**
+ * LangChain's error for a tool call whose input does not fit the tool's schema. By class: its `name` is plain
+ * `Error`; by name too, for a second copy of langchain in the tree.
+ */
+export function isToolInvocationError(error: unknown): error is Error {
+  return error instanceof ToolInvocationError || (error instanceof Error && error.name === 'ToolInvocationError');
+}
+
 /** The error ToolMessage LangChain's ToolNode makes when no middleware is present, so the agent behaves the same. */
 export function toolErrorMessage(call: ToolCallLike, error: unknown): ToolMessage {
-  const invocationError = error instanceof Error && error.name === 'ToolInvocationError';
+  const invocationError = isToolInvocationError(error);
   return new ToolMessage({
     content: invocationError ? (error as Error).message : `${String(error)}\n Please fix your mistakes.`,
     tool_call_id: call.id ?? '',
@@ -51,6 +61,22 @@ export function stopAIMessage(content: string): AIMessage {
  * ToolMessage itself or its JSON (a shared store), so both are accepted.
  */
 export function replayedToolMessage(call: ToolCallLike, value: unknown): unknown {
+  if (isCommand(value)) {
+    // A tool that returns a Command carries its ToolMessage in the update: that one is re-addressed too.
+    const update = value.update as { messages?: unknown } | undefined;
+    const messages = update?.messages;
+    if (!Array.isArray(messages)) return value;
+    const readdressed = messages.map(message =>
+      ToolMessage.isInstance(message) ? replayedToolMessage(call, message) : message,
+    );
+    if (readdressed.every((message, index) => message === messages[index])) return value;
+    return new Command({
+      update: { ...update, messages: readdressed },
+      ...(value.goto === undefined ? {} : { goto: value.goto }),
+      ...(value.graph === undefined ? {} : { graph: value.graph }),
+      ...(value.resume === undefined ? {} : { resume: value.resume }),
+    } as ConstructorParameters<typeof Command>[0]);
+  }
   if (ToolMessage.isInstance(value)) {
     if (value.tool_call_id === call.id) return value;
     return new ToolMessage({
@@ -89,10 +115,10 @@ export function usageOf(
   const named = responseMeta?.model_name ?? responseMeta?.model;
   const modelId = model ?? (typeof named === 'string' ? named : undefined);
   if (meta) {
-    const cached = meta.input_token_details?.cache_read;
+    const cached = tokens(meta.input_token_details?.cache_read);
     return {
-      inputTokens: meta.input_tokens ?? 0,
-      outputTokens: meta.output_tokens ?? 0,
+      inputTokens: tokens(meta.input_tokens),
+      outputTokens: tokens(meta.output_tokens),
       ...(cached ? { cachedInputTokens: cached } : {}),
       ...(modelId ? { model: modelId } : {}),
     };
@@ -100,12 +126,20 @@ export function usageOf(
   const legacy = responseMeta?.tokenUsage as { promptTokens?: number; completionTokens?: number } | undefined;
   if (legacy && (legacy.promptTokens !== undefined || legacy.completionTokens !== undefined)) {
     return {
-      inputTokens: legacy.promptTokens ?? 0,
-      outputTokens: legacy.completionTokens ?? 0,
+      inputTokens: tokens(legacy.promptTokens),
+      outputTokens: tokens(legacy.completionTokens),
       ...(modelId ? { model: modelId } : {}),
     };
   }
   return modelId ? { model: modelId } : undefined;
+}
+
+/**
+ * A provider's token count, or 0 when it is not a count (NaN, negative, a string): accounting never fails the
+ * agent's invocation, and a nonsense count is not a spend.
+ */
+function tokens(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
 }
 
 /** The compact result written into the agent's state. */

@@ -1,11 +1,11 @@
 import { type BoundedEvent, createGovernor, type PolicyInput, type RunResult, UsageError } from '@bounded/core';
 import { HumanMessage, ToolMessage } from '@langchain/core/messages';
-import { MemorySaver, RunControl } from '@langchain/langgraph';
+import { Command, isCommand, MemorySaver, RunControl } from '@langchain/langgraph';
 import { createAgent, humanInTheLoopMiddleware, tool, toolStrategy } from 'langchain';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AgentStoppedError } from './errors.js';
-import { boundedRun } from './messages.js';
+import { boundedRun, replayedToolMessage } from './messages.js';
 import { boundedMiddleware } from './middleware.js';
 import { answer, call, calls, deskTools, question, scripted } from './test-utils/agents.js';
 
@@ -311,5 +311,123 @@ describe('budgets across the turns of a thread', () => {
     // Another thread starts with the whole budget.
     const other = await agent.invoke(question(), { configurable: { thread_id: 'chat-2' } });
     expect(boundedRun(other)).toMatchObject({ status: 'ok', thread: { runs: 1, toolCalls: 0 } });
+  });
+});
+
+describe('invocations that end abruptly', () => {
+  const oneAtATime: PolicyInput = { ...DESK, limits: { per_agent: { runs_in_flight: 1 } } };
+
+  it("ends the run as killed when the caller aborts, so the agent's next invocation is not turned away", async () => {
+    const governor = createGovernor({ policy: oneAtATime });
+    const { tools } = deskTools({ slowMs: 5_000 });
+    const agent = createAgent({
+      model: scripted(call('slow_lookup', { id: 'A1' }), answer('done'), answer('done again')),
+      tools,
+      middleware: [boundedMiddleware(governor)],
+    });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 30);
+    await expect(agent.invoke(question(), { signal: controller.signal })).rejects.toThrow();
+    await new Promise(resolve => setTimeout(resolve, 10));
+    expect(governor.stats().runsActive).toBe(0);
+    const next = await agent.invoke(question());
+    expect(boundedRun(next)).toMatchObject({ status: 'ok' });
+  });
+
+  it('ends the run when the caller stops reading the stream', async () => {
+    const results: RunResult<unknown>[] = [];
+    const governor = createGovernor({ policy: oneAtATime });
+    const { tools } = deskTools({ slowMs: 200 });
+    const agent = createAgent({
+      model: scripted(call('slow_lookup', { id: 'A1' }), answer('done')),
+      tools,
+      middleware: [boundedMiddleware(governor, { onRunEnd: result => results.push(result) })],
+    });
+    for await (const _chunk of await agent.stream(question(), { streamMode: 'values' })) break;
+    await new Promise(resolve => setTimeout(resolve, 300));
+    expect(governor.stats().runsActive).toBe(0);
+    expect(results.map(r => (r.status === 'stopped' ? r.stopReason : r.status))).toEqual(['killed']);
+  });
+
+  it("stops cleanly with max_steps where LangGraph's recursionLimit would fail the graph", async () => {
+    const governor = createGovernor({ policy: oneAtATime });
+    const { tools, ran } = deskTools();
+    const searches = Array.from({ length: 10 }, (_, i) => call('kb_search', { query: `q${i}` }));
+    const agent = createAgent({ model: scripted(...searches), tools, middleware: [boundedMiddleware(governor)] });
+    const state = await agent.invoke(question(), { recursionLimit: 6 });
+    expect(boundedRun(state)).toMatchObject({
+      status: 'stopped',
+      stopReason: 'max_steps',
+      detail: expect.stringContaining('recursionLimit (6)'),
+    });
+    expect(ran.kb_search).toBe(2);
+    expect(governor.stats().runsActive).toBe(0);
+  });
+
+  it('ends the run at a return-direct tool that is the last of several calls, after the others finish', async () => {
+    const governor = createGovernor({ policy: { tools: { allow: ['*'] } } });
+    let slowDone = false;
+    const slow = tool(
+      async () => {
+        await new Promise(resolve => setTimeout(resolve, 30));
+        slowDone = true;
+        return 'looked up';
+      },
+      { name: 'lookup', description: 'Look something up', schema: z.object({ q: z.string() }) },
+    );
+    const finish = tool(async () => 'final answer', {
+      name: 'finish',
+      description: 'Give the answer',
+      schema: z.object({}),
+      returnDirect: true,
+    });
+    const agent = createAgent({
+      model: scripted(
+        calls([
+          ['lookup', { q: 'a' }],
+          ['finish', {}],
+        ]),
+      ),
+      tools: [slow, finish],
+      middleware: [boundedMiddleware(governor)],
+    });
+    const state = await agent.invoke(question());
+    expect(boundedRun(state)).toMatchObject({ status: 'ok', usage: { toolCalls: 2 } });
+    expect(slowDone).toBe(true);
+    expect(governor.stats().runsActive).toBe(0);
+  });
+
+  it("takes a provider's nonsense token counts as none, not as a failed invocation", async () => {
+    const governor = createGovernor({ policy: DESK });
+    const broken = answer('done');
+    broken.usage_metadata = { input_tokens: Number.NaN, output_tokens: -3, total_tokens: Number.NaN };
+    const agent = createAgent({ model: scripted(broken), tools: [], middleware: [boundedMiddleware(governor)] });
+    const state = await agent.invoke(question());
+    expect(boundedRun(state)).toMatchObject({ status: 'ok', usage: { inputTokens: 0, outputTokens: 0 } });
+    expect(governor.stats().runsActive).toBe(0);
+  });
+
+  it('keeps one run for an invocation whose model sends a tool input that does not fit the schema', async () => {
+    const results: RunResult<unknown>[] = [];
+    const governor = createGovernor({ policy: { ...DESK, budgets: { max_tool_calls: 2 } } });
+    const { tools, ran } = deskTools();
+    const agent = createAgent({
+      model: scripted(call('kb_read', { id: 'not a number' }), call('kb_read', { id: 1 }), call('kb_read', { id: 2 })),
+      tools,
+      middleware: [boundedMiddleware(governor, { handleToolErrors: false, onRunEnd: result => results.push(result) })],
+    });
+    await agent.invoke(question()).catch(() => undefined);
+    expect(results.map(r => (r.status === 'stopped' ? r.stopReason : r.status))).toEqual(['max_tool_calls']);
+    expect(ran.kb_read).toBe(1);
+  });
+
+  it('re-addresses the ToolMessage inside a replayed Command to the call that replays it', () => {
+    const recorded = new Command({
+      update: { messages: [new ToolMessage({ content: 'updated', tool_call_id: 'c5', name: 'crm_update' })] },
+    });
+    const replayed = replayedToolMessage({ id: 'c7', name: 'crm_update' }, recorded);
+    expect(isCommand(replayed)).toBe(true);
+    const { messages } = (replayed as Command).update as { messages: ToolMessage[] };
+    expect(messages[0]).toMatchObject({ tool_call_id: 'c7', content: 'updated' });
   });
 });

@@ -15,6 +15,7 @@ import { type AgentMiddleware, createMiddleware } from 'langchain';
 import { AgentStoppedError } from './errors.js';
 import {
   defaultStopMessage,
+  isToolInvocationError,
   refusedToolMessage,
   replayedToolMessage,
   stateOf,
@@ -64,6 +65,8 @@ export function boundedMiddleware(governor: Governor, options: BoundedMiddleware
 interface RuntimeLike {
   readonly context?: unknown;
   readonly configurable?: { readonly thread_id?: unknown };
+  /** The graph task's signal: it aborts when the caller aborts the invocation or stops reading its stream. */
+  readonly signal?: AbortSignal;
 }
 
 interface StateLike {
@@ -127,6 +130,7 @@ class Governance {
 
   async modelCall(request: ModelRequestLike, handler: ModelHandler): Promise<ModelResponse> {
     const invocation = this.#invocation(request);
+    invocation.watch(request.runtime.signal);
     const run = invocation.run ?? (await invocation.started);
     if (invocation.result || run.stopped) return this.#stopped(invocation);
     invocation.active++;
@@ -157,6 +161,13 @@ class Governance {
       }
     }
     if (!isFinal(response)) {
+      const noRoom = graphOutOfSteps();
+      if (noRoom) {
+        // LangGraph would run these tool calls and then fail with GraphRecursionError before the model read their
+        // results, leaving the run unended: the run stops here instead, cleanly, and the tools do not run.
+        await invocation.end({ error: new StopError('max_steps', noRoom) });
+        return this.#stopped(invocation);
+      }
       invocation.idle();
       return response;
     }
@@ -176,6 +187,7 @@ class Governance {
 
   async toolCall(request: ToolRequestLike, handler: ToolHandler): Promise<ToolMessage | Command> {
     const invocation = this.#invocation(request);
+    invocation.watch(request.runtime.signal);
     const run = invocation.run ?? (await invocation.started);
     const call = request.toolCall;
     const stopped = invocation.stopped ?? run.stopped;
@@ -209,7 +221,7 @@ class Governance {
         throw error;
       }
       // LangChain turns a tool's invalid input into a message for the model; anything else fails the invocation.
-      if (error instanceof Error && error.name === 'ToolInvocationError') invocation.idle();
+      if (isToolInvocationError(error)) invocation.idle();
       else {
         await invocation.end({ error });
         invocation.delivered = true;
@@ -219,7 +231,9 @@ class Governance {
     invocation.active--;
     const message = replayedToolMessage(call, value) as ToolMessage | Command;
     if (request.tool?.returnDirect === true && endsAgent(request, message)) {
-      // A return-direct tool ends the agent without another model call: the run ends here.
+      // A return-direct tool ends the agent without another model call: the run ends here, once the calls made
+      // beside it in the same step have finished (ending it now would cut them short).
+      await invocation.quiet();
       const result = await invocation.end({ output: message });
       invocation.delivered = true;
       this.#throwIfAsked(result);
@@ -308,6 +322,12 @@ class Invocation {
   delivered = false;
   /** Rejects the model call in progress when the run stops. */
   #interrupt: ((reason: unknown) => void) | undefined;
+  /** Hooks waiting for the others to finish (see `quiet`). */
+  #quiet: Array<() => void> | undefined;
+  /** Aborted when the caller aborts the invocation: the run's own `signal` option, so it stops as `killed`. */
+  readonly #caller = new AbortController();
+  /** The last graph-task signal watched (each node has its own). */
+  #watched: AbortSignal | undefined;
   readonly #threadBudgets: ThreadBudgets | undefined;
   readonly #threadBefore: ThreadUsage | undefined;
   /** Budget keys where what the thread had left was the binding limit. */
@@ -342,6 +362,7 @@ class Invocation {
         ...(custom.runId === undefined ? {} : { runId: custom.runId }),
         ...(Object.keys(budgets).length > 0 ? { budgets } : {}),
         ...(metadata ? { metadata } : {}),
+        signal: this.#caller.signal,
       })
       .then(run => {
         this.run = run;
@@ -394,8 +415,32 @@ class Invocation {
 
   /** Called when a hook leaves: ends the run if it paused or stopped and nothing else of it is running. */
   idle(): void {
-    if (this.active > 0 || this.#ending) return;
+    if (this.active > 0) return;
+    if (this.#quiet) {
+      for (const resolve of this.#quiet.splice(0)) resolve();
+    }
+    if (this.#ending) return;
     if (this.#paused || this.run?.stopped) void this.end();
+  }
+
+  /**
+   * Follows the graph task's signal: the caller's abort (or a stream it stopped reading) stops the run as `killed`,
+   * so it ends and frees its slot instead of waiting for the garbage collector.
+   */
+  watch(signal: AbortSignal | undefined): void {
+    if (!signal || signal === this.#watched) return;
+    this.#watched = signal;
+    if (signal.aborted) this.#caller.abort(signal.reason);
+    else signal.addEventListener('abort', () => this.#caller.abort(signal.reason), { once: true });
+  }
+
+  /** Resolves once no other hook of this invocation is running. */
+  quiet(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise(resolve => {
+      this.#quiet ??= [];
+      this.#quiet.push(resolve);
+    });
   }
 
   pause(): void {
@@ -448,6 +493,20 @@ class Invocation {
   }
 }
 
+/**
+ * Why the graph cannot finish another round of model and tools (LangGraph counts a step per node and fails past its
+ * `recursionLimit`), or undefined when it can.
+ */
+function graphOutOfSteps(): string | undefined {
+  const config = getConfig() as { recursionLimit?: unknown; metadata?: { langgraph_step?: unknown } } | undefined;
+  const limit = config?.recursionLimit;
+  const step = config?.metadata?.langgraph_step;
+  if (typeof limit !== 'number' || typeof step !== 'number') return undefined;
+  // The tools run at the next step at the earliest, and the model reads their results one after that.
+  if (step + 2 <= limit) return undefined;
+  return `the graph's recursionLimit (${limit}) leaves no step for the model to read these tool calls' results`;
+}
+
 function isBubbleUp(error: unknown): boolean {
   return error !== null && typeof error === 'object' && (error as { is_bubble_up?: unknown }).is_bubble_up === true;
 }
@@ -480,13 +539,16 @@ function isFinal(response: ModelResponse): boolean {
   return isStructured(response);
 }
 
-/** A return-direct tool's success ends the agent when it was the model's only call. */
+/**
+ * LangChain's own routing after the tools: the agent ends when the last message is a return-direct tool's successful
+ * ToolMessage, and the tools' messages come in the order of the model's calls: so when this is the last call.
+ */
 function endsAgent(request: ToolRequestLike, message: unknown): boolean {
   if (!ToolMessage.isInstance(message) || message.status === 'error') return false;
   const messages = request.state.messages ?? [];
   for (let index = messages.length - 1; index >= 0; index--) {
     const candidate = messages[index];
-    if (candidate && AIMessage.isInstance(candidate)) return (candidate.tool_calls?.length ?? 0) === 1;
+    if (candidate && AIMessage.isInstance(candidate)) return candidate.tool_calls?.at(-1)?.id === request.toolCall.id;
   }
   return false;
 }
