@@ -1,11 +1,11 @@
 import type { Approver } from './approvals.js';
 import { assertBudgets, stricterBudgets } from './budgets.js';
 import { BoundedError, StopError, ToolRefusedError, UsageError } from './errors.js';
-import type { KillRecord, KillTarget, Observer, RunUsage } from './events.js';
+import type { BudgetSnapshot, KillRecord, KillTarget, Observer, RunUsage } from './events.js';
 import { LimitPlan } from './limits.js';
 import { ObserverHub } from './observers.js';
 import { checkPricing, definePolicy } from './policy/load.js';
-import type { Policy } from './policy/types.js';
+import type { Budgets, Policy } from './policy/types.js';
 import { type GovernorCore, RunImpl } from './run.js';
 import { formatStandardIssues } from './standard-schema.js';
 import { memoryStores } from './stores/memory.js';
@@ -192,7 +192,8 @@ class GovernorImpl implements Governor, GovernorCore {
           });
         }
         impl.handledBy = 'agent';
-        const seconds = run.budgets().find(budget => budget.kind === 'seconds');
+        // The agent works within what the workflow has left of its own budgets (and the agents' budgets).
+        const left = leftOf(run.budgets(), impl.limits.per_tool);
         const child = await this.run(
           {
             agent: escalate.agent,
@@ -205,11 +206,7 @@ class GovernorImpl implements Governor, GovernorCore {
               escalation_reason: exception.reason,
               ...(exception.step === undefined ? {} : { escalation_step: exception.step }),
             },
-            budgets: stricterBudgets(
-              this.policy.mode.agent_budgets,
-              escalate.budgets,
-              seconds ? { max_seconds: Math.max(0.001, seconds.remaining) } : undefined,
-            ),
+            budgets: stricterBudgets(this.policy.mode.agent_budgets, escalate.budgets, left),
           },
           agentRun => escalate.run(agentRun, exception),
         );
@@ -397,4 +394,25 @@ function addUsage(a: RunUsage, b: RunUsage): RunUsage {
 function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return `thrown: ${String(error)}`;
+}
+
+const BUDGET_KEYS: Readonly<Record<BudgetSnapshot['kind'], keyof Budgets>> = {
+  steps: 'max_steps',
+  tool_calls: 'max_tool_calls',
+  seconds: 'max_seconds',
+  tokens: 'max_tokens',
+  input_tokens: 'max_input_tokens',
+  output_tokens: 'max_output_tokens',
+  usd: 'max_usd',
+};
+
+/** A run's remaining budgets, as budgets for a run that works on its behalf (a workflow's escalation agent). */
+function leftOf(snapshots: readonly BudgetSnapshot[], perTool: Budgets['per_tool']): Budgets {
+  const left: Record<string, unknown> = {};
+  for (const budget of snapshots) {
+    // A deadline of zero would stop the agent before it starts: it gets a moment, and the clock stops it.
+    left[BUDGET_KEYS[budget.kind]] = budget.kind === 'seconds' ? Math.max(0.001, budget.remaining) : budget.remaining;
+  }
+  if (perTool) left.per_tool = perTool;
+  return left as Budgets;
 }

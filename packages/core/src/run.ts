@@ -34,7 +34,7 @@ import type {
   OnCrash,
   Stores,
 } from './stores/types.js';
-import type { PriceTable, ToolRule, ToolRules } from './tool-rules.js';
+import { PerToolLimits, type PriceTable, type ToolRule, type ToolRules } from './tool-rules.js';
 import type {
   ActiveRun,
   RunOptions,
@@ -130,6 +130,8 @@ export class RunImpl implements ActiveRun {
   readonly #toolCallLimits: BoundLimit[];
   readonly #usdLimits: BoundLimit[];
   readonly #slots: BoundSlot[];
+  /** Per-tool limits of this run's own budgets, beside the policy's. */
+  readonly #ownPerTool: PerToolLimits | undefined;
   readonly #heldSlots: string[] = [];
 
   constructor(governor: GovernorCore, options: RunOptions) {
@@ -141,6 +143,8 @@ export class RunImpl implements ActiveRun {
     this.parentRunId = options.parentRunId;
     this.metadata = options.metadata ?? {};
     this.limits = options.budgets ? stricterBudgets(governor.policy.budgets, options.budgets) : governor.policy.budgets;
+    const ownPerTool = options.budgets?.per_tool;
+    this.#ownPerTool = ownPerTool && Object.keys(ownPerTool).length > 0 ? new PerToolLimits(ownPerTool) : undefined;
     this.#shadow = governor.enforcement === 'shadow';
     this.#deadline =
       this.limits.max_seconds === undefined
@@ -499,6 +503,18 @@ export class RunImpl implements ActiveRun {
           `max_tool_calls:${name}`,
           rule.perToolRule!,
           `call ${ofTool + 1} of ${name} exceeds its limit of ${rule.perToolLimit}`,
+        );
+      }
+    }
+    const own = this.#ownPerTool?.for(rule);
+    if (own) {
+      const ofTool = this.#callsByRule[rule.index] ?? 0;
+      if (ofTool + 1 > own.limit) {
+        this.#refuseOrShadow(
+          call,
+          `max_tool_calls:${name}`,
+          own.rule,
+          `call ${ofTool + 1} of ${name} exceeds its limit of ${own.limit}`,
         );
       }
     }

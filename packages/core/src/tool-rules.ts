@@ -150,6 +150,37 @@ export class ToolRules {
 }
 
 /** Exact names first, then globs in the order written: the most specific entry wins. */
+/**
+ * Per-tool call limits given for one run (its own `budgets.per_tool`, an escalation agent's): on top of the policy's,
+ * which each ToolRule carries. Resolved once per tool name.
+ */
+export class PerToolLimits {
+  readonly #entries: Array<{ pattern: string; matches: (name: string) => boolean; limit: number }>;
+  readonly #byRule: Array<{ limit: number; rule: string } | null> = [];
+
+  constructor(perTool: Readonly<Record<string, number>>) {
+    this.#entries = byPrecedence(Object.entries(perTool)).map(([pattern, limit]) => ({
+      pattern,
+      matches: compileGlob(pattern),
+      limit,
+    }));
+  }
+
+  /** The run's own limit for this tool, when it has one stricter than the policy's. */
+  for(rule: ToolRule): { limit: number; rule: string } | undefined {
+    let found = this.#byRule[rule.index];
+    if (found === undefined) {
+      const entry = this.#entries.find(candidate => candidate.matches(rule.name));
+      found =
+        entry && (rule.perToolLimit === undefined || entry.limit < rule.perToolLimit)
+          ? { limit: entry.limit, rule: `run budgets.per_tool["${entry.pattern}"]` }
+          : null;
+      this.#byRule[rule.index] = found;
+    }
+    return found ?? undefined;
+  }
+}
+
 function byPrecedence<T>(entries: Array<[string, T]>): Array<[string, T]> {
   return [...entries.filter(([key]) => !isGlob(key)), ...entries.filter(([key]) => isGlob(key))];
 }

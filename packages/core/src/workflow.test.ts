@@ -93,6 +93,51 @@ describe('workflows', () => {
     expect(events.at(-1)).toMatchObject({ type: 'run.end', agent: 'triage', handledBy: 'agent' });
   });
 
+  it('the agent works within what the workflow has left of its own run budgets, per-tool limits included', async () => {
+    const events: BoundedEvent[] = [];
+    const governor = createGovernor({
+      policy: { ...policy, mode: { ...policy.mode, agent_budgets: { per_tool: { 'search.*': 2 } } } },
+      observers: [{ onEvent: e => void events.push(e) }],
+    });
+    let searches = 0;
+    const flow = defineWorkflow<string, string>({
+      name: 'lookup',
+      run: async wf => {
+        await wf.step('first', run => run.tool('kb.read', {}, async () => 'a'));
+        return wf.escalate('needs a person');
+      },
+      escalate: {
+        agent: 'lookup-agent',
+        run: async run => {
+          for (let i = 0; ; i++) await run.tool('search.read', { i }, async () => ++searches);
+        },
+      },
+    });
+    const result = await governor.workflow(flow, 'x', { budgets: { max_tool_calls: 10, max_usd: 0.5 } });
+    expect(result).toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls:search.read' });
+    expect(searches).toBe(2);
+    const agentStart = events.find(e => e.type === 'run.start' && e.agent === 'lookup-agent');
+    const limits = Object.fromEntries(
+      (agentStart?.type === 'run.start' ? agentStart.budgets : []).map(b => [b.kind, b.limit]),
+    );
+    // The workflow had 10 tool calls and used one; its $0.50 cap holds for the agent too.
+    expect(limits).toMatchObject({ tool_calls: 9, usd: 0.5 });
+  });
+
+  it('a run can tighten the per-tool limits of the policy for itself', async () => {
+    const governor = createGovernor({ policy: { budgets: { per_tool: { 'kb.*': 5 } } } });
+    let reads = 0;
+    const result = await governor.run({ agent: 'a', budgets: { per_tool: { 'kb.search': 2 } } }, async run => {
+      for (let i = 0; ; i++) await run.tool('kb.search', { i }, async () => ++reads);
+    });
+    expect(result).toMatchObject({
+      status: 'stopped',
+      stopReason: 'max_tool_calls:kb.search',
+      detail: 'call 3 of kb.search exceeds its limit of 2',
+    });
+    expect(reads).toBe(2);
+  });
+
   it('a step that keeps failing escalates with the error', async () => {
     const governor = createGovernor({ policy });
     const result = await governor.workflow(triage({ failures: 5 }), { id: 't4', text: 'refund' });

@@ -62,7 +62,7 @@ export const policySchema = z
           .describe('Whether a workflow may hand an exception to a bounded agent.'),
         agent_budgets: budgetsSchema
           .default({})
-          .describe("Budgets of that agent; each is the stricter of these and the workflow's own."),
+          .describe('Budgets of that agent; each is the stricter of these and what the workflow has left of its own.'),
       })
       .prefault({}),
     enforcement: z
