@@ -505,6 +505,17 @@ describe('pricing', () => {
 });
 
 describe('misuse', () => {
+  it('refuses a second run under the id of one still running, and takes the id again once it has ended', async () => {
+    const governor = createGovernor({ policy: {} });
+    const first = await governor.start({ agent: 'a', runId: 'req-42' });
+    await expect(governor.run({ agent: 'a', runId: 'req-42' }, () => 1)).rejects.toThrow(
+      'a run with id "req-42" is already running',
+    );
+    await first.end();
+    await expect(governor.run({ agent: 'a', runId: 'req-42' }, () => 1)).resolves.toMatchObject({ status: 'ok' });
+    expect(governor.stats().runsActive).toBe(0);
+  });
+
   it('names what is wrong', async () => {
     expect(() => createGovernor({ policy: undefined as never })).toThrow(/`policy` is required/);
     const governor = createGovernor({ policy: {} });

@@ -57,6 +57,8 @@ class GovernorImpl implements Governor, GovernorCore {
   readonly approver: Approver | undefined;
   readonly limitPlan: LimitPlan;
   readonly #active = new Set<RunImpl>();
+  /** Run ids the caller chose, of the runs active now: two runs under one id would mix their records and traces. */
+  readonly #chosenIds = new Set<string>();
   readonly #unsubscribeKill: () => void;
   readonly #warned = new Set<string>();
   #storeWarnedAt = Number.NEGATIVE_INFINITY;
@@ -86,6 +88,18 @@ class GovernorImpl implements Governor, GovernorCore {
       throw new UsageError('governor.run(): `agent` must be a non-empty string naming the agent or workflow');
     }
     assertBudgets(options.budgets, 'governor.run() budgets');
+    const chosenId = options.runId;
+    if (chosenId !== undefined) {
+      if (typeof chosenId !== 'string' || chosenId.length === 0) {
+        throw new UsageError('governor.run(): `runId` must be a non-empty string when given');
+      }
+      if (this.#chosenIds.has(chosenId)) {
+        throw new UsageError(
+          `governor.run(): a run with id "${chosenId}" is already running; a retried request needs a new run id`,
+        );
+      }
+      this.#chosenIds.add(chosenId);
+    }
     const run = new RunImpl(this, options);
     this.#runsStarted++;
     this.#active.add(run);
@@ -118,6 +132,7 @@ class GovernorImpl implements Governor, GovernorCore {
   /** Called by a run's end(): forgets it and turns its state and the body's outcome into the result. */
   finishRun<T>(run: RunImpl, outcome: { output: T } | { error: unknown } | undefined): RunResult<T> {
     this.#active.delete(run);
+    this.#chosenIds.delete(run.id);
     let error: unknown;
     if (outcome && 'error' in outcome && !run.stopped) {
       error = outcome.error;
