@@ -97,6 +97,52 @@ describe('audit log', () => {
     expect(await verifyAuditLog(path)).toMatchObject({ ok: true, records: after.length });
   });
 
+  it('continues the chain after a last record longer than a read of the file tail', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bounded-audit-'));
+    const path = join(dir, 'audit.jsonl');
+    const write = async (error: string) => {
+      const audit = auditLog({ path });
+      const governor = createGovernor({ policy: {}, observers: [audit] });
+      await governor.run({ agent: 'a' }, async run => {
+        await run.tool('kb.read', {}, async () => 'ok');
+        throw new Error(error);
+      });
+      await audit.close();
+    };
+    // The run's end carries the error: its record is the file's last, and longer than 64 KiB.
+    await write('x'.repeat(100_000));
+    expect((await lines(path)).at(-1)!.length).toBeGreaterThan(64 * 1024);
+    await write('small');
+    expect(await verifyAuditLog(path)).toMatchObject({ ok: true });
+  });
+
+  it('after a crash mid-record, goes on from the last whole record and leaves the damage for verify to find', async () => {
+    const { path } = await writeLog();
+    const whole = await lines(path);
+    const cut = `${whole.join('\n')}\n${whole.at(-1)!.slice(0, 40)}`;
+    await writeFile(path, cut);
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }) => {
+      if (warning.code === 'BOUNDED_AUDIT_DAMAGED') warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    try {
+      const audit = auditLog({ path });
+      const governor = createGovernor({ policy: {}, observers: [audit] });
+      await governor.run({ agent: 'after-the-crash' }, run => run.tool('kb.read', {}, async () => 1));
+      await audit.close();
+      await new Promise(resolve => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`the chain goes on from record ${whole.length}`);
+    const after = await lines(path);
+    expect(JSON.parse(after[whole.length + 1]!).seq).toBe(whole.length + 1);
+    const verified = await verifyAuditLog(path);
+    expect(verified).toMatchObject({ ok: false, problems: [{ line: whole.length + 1, kind: 'malformed' }] });
+  });
+
   it('with a key, only key holders can produce a valid chain', async () => {
     const { path } = await writeLog({ key: 'audit-secret' });
     expect(await verifyAuditLog(path, { key: 'audit-secret' })).toMatchObject({ ok: true });

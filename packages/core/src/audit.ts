@@ -85,6 +85,15 @@ export function auditLog(options: AuditLogOptions): AuditLog {
   const tail = readTail(options.path);
   let seq = tail.seq;
   let prev = tail.hash;
+  if (tail.damaged) {
+    process.emitWarning(
+      `audit log ${options.path}: its last line is not a whole record (a crash while writing?); it stays for ` +
+        `verifyAuditLog to report, and the chain goes on from record ${seq}`,
+      { code: 'BOUNDED_AUDIT_DAMAGED' },
+    );
+  }
+  // After a line cut short, the next record starts on a line of its own.
+  let lead = tail.damaged ? '\n' : '';
   let written = 0;
   let failures = 0;
   let stream: WriteStream | undefined;
@@ -129,7 +138,8 @@ export function auditLog(options: AuditLogOptions): AuditLog {
       const out = open();
       if (!out) return;
       // Asynchronous append: the run never waits for the disk.
-      out.write(`${JSON.stringify({ ...unsigned, hash })}\n`);
+      out.write(`${lead}${JSON.stringify({ ...unsigned, hash })}\n`);
+      lead = '';
     },
     flush() {
       return new Promise(resolve => {
@@ -175,29 +185,58 @@ function hasher(key: string | Buffer | undefined): (text: string) => string {
   return text => createHmac('sha256', key).update(text).digest('hex');
 }
 
-/** The last record of an existing log, so a new writer continues its chain. */
-function readTail(path: string): { seq: number; hash: string } {
-  if (!existsSync(path)) return { seq: 0, hash: GENESIS };
+/**
+ * The last record of an existing log, so a new writer continues its chain. A last line cut short (the process died
+ * while writing it) is left in place for `verifyAuditLog` to report; the chain goes on from the last whole record,
+ * on a new line.
+ */
+function readTail(path: string): { seq: number; hash: string; damaged: boolean } {
+  if (!existsSync(path)) return { seq: 0, hash: GENESIS, damaged: false };
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    if (size === 0) return { seq: 0, hash: GENESIS };
-    const length = Math.min(size, 64 * 1024);
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, size - length);
-    const lines = buffer
-      .toString('utf8')
-      .split('\n')
-      .filter(line => line.trim().length > 0);
-    const last = lines.at(-1);
-    if (!last) return { seq: 0, hash: GENESIS };
-    const record = JSON.parse(last) as { seq?: unknown; hash?: unknown };
-    if (typeof record.seq !== 'number' || typeof record.hash !== 'string') {
-      throw new Error(`audit log ${path}: the last line is not an audit record`);
+    let damaged = false;
+    // Lines from the end, read in growing chunks so a record of any size is read whole.
+    let end = size;
+    let carry = Buffer.alloc(0);
+    for (let chunk = 64 * 1024; end > 0 || carry.length > 0; chunk *= 2) {
+      const start = Math.max(0, end - chunk);
+      const buffer = Buffer.alloc(end - start);
+      readSync(fd, buffer, 0, buffer.length, start);
+      let text = Buffer.concat([buffer, carry]);
+      end = start;
+      // Whole lines only: the first one in this chunk may go on in the chunk before it.
+      const cut = start === 0 ? -1 : text.indexOf(0x0a);
+      if (cut === -1 && start > 0) {
+        carry = text;
+        continue;
+      }
+      carry = cut === -1 ? Buffer.alloc(0) : text.subarray(0, cut);
+      text = text.subarray(cut + 1);
+      const lines = text.toString('utf8').split('\n');
+      for (let index = lines.length - 1; index >= 0; index--) {
+        const line = lines[index]!;
+        if (line.trim().length === 0) continue;
+        const record = parseRecord(line);
+        if (record) return { ...record, damaged };
+        damaged = true;
+      }
+      if (start === 0) break;
     }
-    return { seq: record.seq, hash: record.hash };
+    return { seq: 0, hash: GENESIS, damaged };
   } finally {
     closeSync(fd);
+  }
+}
+
+function parseRecord(line: string): { seq: number; hash: string } | undefined {
+  try {
+    const record = JSON.parse(line) as { seq?: unknown; hash?: unknown };
+    return typeof record.seq === 'number' && typeof record.hash === 'string'
+      ? { seq: record.seq, hash: record.hash }
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 
