@@ -351,6 +351,8 @@ class GovernorImpl implements Governor, GovernorCore {
   }
 
   #onKill(record: KillRecord): void {
+    // Off in this policy: running runs are left alone, as new ones are (the store may serve other governors).
+    if (!this.policy.kill_switch.enabled) return;
     for (const run of this.#active) {
       const target = record.target;
       if (

@@ -85,9 +85,13 @@ describe('kill switch', () => {
     expect(result).toMatchObject({ stopReason: 'killed', usage: { steps: 1 } });
   });
 
-  it('can be switched off by policy', async () => {
+  it('can be switched off by policy: for new runs and for runs already going', async () => {
     const governor = createGovernor({ policy: { kill_switch: { enabled: false } } });
+    const going = await governor.start({ agent: 'a' });
     await governor.kill({ scope: 'global' });
+    expect(going.stopped).toBeUndefined();
+    await expect(going.tool('x', {}, async () => 1)).resolves.toBe(1);
+    await expect(going.end()).resolves.toMatchObject({ status: 'ok' });
     expect(await governor.run({ agent: 'a' }, async run => run.tool('x', {}, async () => 1))).toMatchObject({
       status: 'ok',
     });
