@@ -96,6 +96,17 @@ describe('setupTelemetry when the backend fails', () => {
     expect([...paths].sort()).toEqual(['/collector/v1/traces', '/otlp/custom-traces']);
   }, 60_000);
 
+  it('a scrape before resource detection has settled is no export failure', async () => {
+    const port = await closedPort();
+    const fixture = new URL('../fixtures/early-scrape.mjs', import.meta.url).pathname;
+    const { stdout, stderr } = await run(process.execPath, [fixture, String(port)], {
+      env: { ...process.env, OTEL_LOG_LEVEL: '' },
+      timeout: 60_000,
+    });
+    expect(JSON.parse(stdout.trim())).toEqual({ status: 200, exportErrors: 0 });
+    expect(stderr).toBe('');
+  }, 60_000);
+
   it('honours OTEL_SDK_DISABLED', async () => {
     const { report, stderr } = await runFixture(`http://127.0.0.1:${await closedPort()}`, 100, {
       OTEL_SDK_DISABLED: 'true',

@@ -172,6 +172,9 @@ function describeExportError(error: unknown): string {
  */
 function onceLogger(onError: (error: unknown) => void): DiagLogger {
   const forward = (message: string, ...args: unknown[]) => {
+    // Logged as an error since OpenTelemetry JS 3, but a scrape before resource detection has finished (the host id
+    // is read from a file) is no failure: the metrics are served, with the attributes known so far.
+    if (message.startsWith('Accessing resource attributes before async attributes settled')) return;
     const detail = args.find(arg => arg instanceof Error);
     onError(detail ?? new Error(message));
   };
