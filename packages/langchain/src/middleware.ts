@@ -197,9 +197,13 @@ class Governance {
     let value: unknown;
     try {
       value = await run.within(() =>
-        run.tool(name, call.args ?? {}, args => this.#execute(request, handler, args), {
-          callId: call.id,
-        }),
+        // A call without an id (some providers send '') gets the run's own sequence number: ids must tell calls apart.
+        run.tool(
+          name,
+          call.args ?? {},
+          args => this.#execute(request, handler, args),
+          call.id ? { callId: call.id } : undefined,
+        ),
       );
     } catch (error) {
       invocation.active--;

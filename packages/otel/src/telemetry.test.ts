@@ -148,6 +148,19 @@ describe('spans', () => {
     expect(new Set(spans().map(s => s.spanContext().traceId)).size).toBe(1);
   });
 
+  it('nests a call made inside another tool of the run under that tool', async () => {
+    const { governor: g } = governor({});
+    await g.run({ agent: 'planner' }, async run => {
+      await run.tool('plan.make', {}, () => run.tool('kb.read', { id: 1 }, async () => 'article'));
+      await run.tool('kb.read', { id: 2 }, async () => 'another');
+    });
+    const outer = one('execute_tool plan.make');
+    const [inner, after] = byName('execute_tool kb.read');
+    expect(parentOf(outer)).toBe(idOf(one('invoke_agent planner')));
+    expect(parentOf(inner!)).toBe(idOf(outer));
+    expect(parentOf(after!)).toBe(idOf(one('invoke_agent planner')));
+  });
+
   it('a denied call still gets a span, marked denied; the run span carries the stop reason and a stop event', async () => {
     const { governor: g } = governor({ tools: { allow: ['kb.read'] } });
     let ran = 0;

@@ -13,6 +13,7 @@ import {
   type Context,
   type Counter,
   context,
+  createContextKey,
   type Histogram,
   type Meter,
   metrics,
@@ -381,7 +382,7 @@ class TelemetryObserver implements BoundedTelemetry {
     const state: ToolState = {
       start: event,
       startTime: event.time,
-      parent: run?.ctx ?? context.active(),
+      parent: run ? this.#toolParent(run, event.runId) : context.active(),
       span: undefined,
       ctx: undefined,
     };
@@ -419,8 +420,14 @@ class TelemetryObserver implements BoundedTelemetry {
     );
     state.span = span;
     // Work inside the tool nests under its span; a span that records nothing (not sampled, no SDK) needs no context.
-    if (span.isRecording()) state.ctx = trace.setSpan(state.parent, span);
+    if (span.isRecording()) state.ctx = trace.setSpan(state.parent, span).setValue(TOOL_OF_RUN, start.runId);
     return span;
+  }
+
+  /** A call made inside another tool of the same run (a tool that calls tools) nests under that tool's span. */
+  #toolParent(run: RunState, runId: string): Context {
+    const active = context.active();
+    return active.getValue(TOOL_OF_RUN) === runId ? active : run.ctx;
   }
 
   #toolEnd(event: ToolEndEvent): void {
@@ -587,6 +594,9 @@ function budgetAttributes(budgets: readonly BudgetSnapshot[], withLimit: boolean
   }
   return attributes;
 }
+
+/** Marks the context inside a tool span with its run's id: calls made there nest under that tool. */
+const TOOL_OF_RUN = createContextKey('bounded.tool_of_run');
 
 /** Epoch milliseconds on the clock core stamps events with (sub-millisecond), for ending spans started at an event. */
 function epochNow(): number {
