@@ -334,6 +334,33 @@ describe('invocations that end abruptly', () => {
     expect(boundedRun(next)).toMatchObject({ status: 'ok' });
   });
 
+  it('aborts the running tool itself at the deadline: it sees the abort on its own signal', async () => {
+    const governor = createGovernor({ policy: { ...DESK, budgets: { max_seconds: 0.1 } } });
+    let aborted = false;
+    const waits = tool(
+      (_input, config) =>
+        new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(() => resolve('finished anyway'), 5_000);
+          config?.signal?.addEventListener('abort', () => {
+            aborted = true;
+            clearTimeout(timer);
+            reject(new Error('aborted'));
+          });
+        }),
+      { name: 'kb_search', description: 'Search, slowly', schema: z.object({ query: z.string() }) },
+    );
+    const agent = createAgent({
+      model: scripted(call('kb_search', { query: 'a' }), answer('never')),
+      tools: [waits],
+      middleware: [boundedMiddleware(governor)],
+    });
+    const started = performance.now();
+    const state = await agent.invoke(question());
+    expect(boundedRun(state)).toMatchObject({ status: 'stopped', stopReason: 'max_seconds' });
+    expect(aborted).toBe(true);
+    expect(performance.now() - started).toBeLessThan(3_000);
+  });
+
   it('ends the run when the caller stops reading the stream', async () => {
     const results: RunResult<unknown>[] = [];
     const governor = createGovernor({ policy: oneAtATime });

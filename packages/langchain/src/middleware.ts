@@ -201,7 +201,7 @@ class Governance {
         run.tool(
           name,
           call.args ?? {},
-          args => this.#execute(request, handler, args),
+          (args, context) => this.#execute(request, handler, args, context.signal),
           call.id ? { callId: call.id } : undefined,
         ),
       );
@@ -247,11 +247,20 @@ class Governance {
     return message;
   }
 
-  #execute(request: ToolRequestLike, handler: ToolHandler, args: unknown): Promise<ToolMessage | Command> {
+  #execute(
+    request: ToolRequestLike,
+    handler: ToolHandler,
+    args: unknown,
+    runSignal: AbortSignal,
+  ): Promise<ToolMessage | Command> {
     const call = request.toolCall;
-    // Core passes the arguments its schema produced (defaults applied); the tool gets those.
-    const next =
-      args === call.args ? request : { ...request, toolCall: { ...call, args: args as Record<string, unknown> } };
+    // Core passes the arguments its schema produced (defaults applied); the tool gets those, and a signal that also
+    // aborts when the run is killed or runs out of time.
+    const next: ToolRequestLike = {
+      ...request,
+      ...(args === call.args ? {} : { toolCall: { ...call, args: args as Record<string, unknown> } }),
+      ...(request.tool ? { tool: abortableTool(request.tool, runSignal) } : {}),
+    };
     let pending: Promise<ToolMessage | Command>;
     try {
       pending = Promise.resolve(handler(next));
@@ -509,6 +518,24 @@ function graphOutOfSteps(): string | undefined {
   // The tools run at the next step at the earliest, and the model reads their results one after that.
   if (step + 2 <= limit) return undefined;
   return `the graph's recursionLimit (${limit}) leaves no step for the model to read these tool calls' results`;
+}
+
+/**
+ * The tool as LangChain's ToolNode runs it (`tool.invoke(call, config)`), with the run's signal merged into the
+ * config's: the tool itself sees the deadline and the kill switch. Everything else is the tool's own.
+ */
+function abortableTool<T extends object>(tool: T, runSignal: AbortSignal): T {
+  const invoke = (tool as { invoke?: unknown }).invoke;
+  if (typeof invoke !== 'function') return tool;
+  return Object.create(tool, {
+    invoke: {
+      value: (input: unknown, config?: { signal?: AbortSignal }) =>
+        invoke.call(tool, input, {
+          ...config,
+          signal: config?.signal ? AbortSignal.any([config.signal, runSignal]) : runSignal,
+        }),
+    },
+  }) as T;
 }
 
 function isBubbleUp(error: unknown): boolean {
