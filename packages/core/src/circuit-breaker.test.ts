@@ -38,6 +38,37 @@ describe('circuit breaker', () => {
     expect(await attempt()).toBe('circuit_open:crm.read');
   });
 
+  it('half-open, lets one trial call through, not every call waiting for the cool-down to end', async () => {
+    const governor = createGovernor({
+      policy: { circuit_breaker: { failure_threshold: 1, cooldown_seconds: 0.05 }, tools: { on_refusal: 'continue' } },
+    });
+    let calls = 0;
+    const api = async () => {
+      calls++;
+      await sleep(20);
+      return 'ok';
+    };
+    await governor.run({ agent: 'a' }, run =>
+      run.tool('crm.read', {}, async () => {
+        throw new Error('503');
+      }),
+    );
+    await sleep(60);
+    const results = await Promise.all(
+      [1, 2, 3].map(n =>
+        governor
+          .run({ agent: 'a' }, run => run.tool('crm.read', { n }, api))
+          .then(r => (r.status === 'ok' ? 'ok' : r.stopReason)),
+      ),
+    );
+    expect(results).toEqual(['ok', 'circuit_open:crm.read', 'circuit_open:crm.read']);
+    expect(calls).toBe(1);
+    // The trial succeeded: closed for everyone.
+    expect(await governor.run({ agent: 'a' }, run => run.tool('crm.read', { n: 4 }, api))).toMatchObject({
+      status: 'ok',
+    });
+  });
+
   it('counts only consecutive failures, and not aborts caused by the run stopping', async () => {
     const governor = createGovernor({ policy: { circuit_breaker: { failure_threshold: 2, cooldown_seconds: 60 } } });
     const fail = async () => {

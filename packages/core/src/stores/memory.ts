@@ -136,6 +136,7 @@ export class MemoryKillSwitchStore implements KillSwitchStore {
 interface CircuitState {
   failures: number;
   openUntil: number;
+  cooldownMs: number;
 }
 
 /** Circuit-breaker state for one process. */
@@ -146,7 +147,12 @@ export class MemoryCircuitStore implements CircuitStore {
     if (this.#circuits.size === 0) return 0;
     const state = this.#circuits.get(tool);
     if (!state || state.openUntil === 0) return 0;
-    return state.openUntil > Date.now() ? state.openUntil : 0;
+    const now = Date.now();
+    if (state.openUntil > now) return state.openUntil;
+    // Half-open: this call is the trial. The others are refused until its outcome closes the circuit (a success)
+    // or opens it again (a failure); a trial that never answers lets another through after one more cool-down.
+    state.openUntil = now + state.cooldownMs;
+    return 0;
   }
 
   recordSuccess(tool: string): void {
@@ -156,9 +162,10 @@ export class MemoryCircuitStore implements CircuitStore {
   recordFailure(tool: string, threshold: number, cooldownMs: number, now: number): number {
     let state = this.#circuits.get(tool);
     if (!state) {
-      state = { failures: 0, openUntil: 0 };
+      state = { failures: 0, openUntil: 0, cooldownMs };
       this.#circuits.set(tool, state);
     }
+    state.cooldownMs = cooldownMs;
     state.failures++;
     // Opens on the threshold-th consecutive failure; a failure while half-open (count still past it) re-opens.
     if (state.failures >= threshold) state.openUntil = now + cooldownMs;
