@@ -23,6 +23,7 @@ export interface RunUsage {
   readonly totalTokens: number;
   readonly costUsd: number;
   readonly durationMs: number;
+  /** Decisions on tool calls, one per `tool.decision` event (a shadow stop of a step or token budget is not one). */
   readonly decisions: Readonly<Record<Decision, number>>;
 }
 

@@ -109,7 +109,8 @@ describe('idempotency', () => {
       run.tool('payments.charge', { cents: 6, note: 'x' }, charge, { idempotencyKey: 'order-42' }),
     );
     expect([first, replay]).toMatchObject([{ output: 1 }, { output: 1 }]);
-    expect(conflict).toMatchObject({ status: 'stopped', stopReason: 'error' });
+    // The conflicting call is a denial, counted and recorded like any other.
+    expect(conflict).toMatchObject({ status: 'stopped', stopReason: 'error', usage: { decisions: { deny: 1 } } });
     if (conflict.status === 'stopped') {
       expect(conflict.error).toBeInstanceOf(IdempotencyConflictError);
       expect(conflict.detail).toContain('Idempotency key "payments.charge:order-42" was already used');

@@ -934,7 +934,8 @@ export class RunImpl implements ActiveRun {
   /** A run-level budget ran out outside a tool call (steps, tokens, USD). */
   #runLevel(reason: StopReason, detail: string, rule: string): void {
     if (this.#shadow) {
-      this.#decisions.shadow_deny++;
+      // Not a decision on a tool call (those are what `decisions` count, one per tool.decision event): the
+      // would-be stop is recorded in `wouldHaveStopped` and its run.shadow_stop event.
       this.#recordShadowStop(reason, detail, rule);
       return;
     }
@@ -1086,12 +1087,18 @@ export class RunImpl implements ActiveRun {
       switch (begun.status) {
         case 'acquired':
           return undefined;
-        case 'conflict':
+        case 'conflict': {
+          const error = new IdempotencyConflictError(key, call.name);
+          this.#refuseForIdempotency(call, key, error.message);
           this.#toolEnd(call, 'refused', 'idempotency conflict', undefined);
-          throw new IdempotencyConflictError(key, call.name);
-        case 'crashed':
+          throw error;
+        }
+        case 'crashed': {
+          const error = new IdempotencyCrashedError(key, call.name);
+          this.#refuseForIdempotency(call, key, error.message);
           this.#toolEnd(call, 'refused', 'idempotency: crashed in flight', undefined);
-          throw new IdempotencyCrashedError(key, call.name);
+          throw error;
+        }
         case 'in_flight':
           // Another caller is running this exact call: wait for it (or for this run to stop), then look again.
           await this.#untilStopped(begun.settled).catch(error => {
@@ -1259,6 +1266,28 @@ export class RunImpl implements ActiveRun {
   }
 
   /** Refuses the call, or in shadow mode notes the first refusal and lets the call go on. */
+  /** A call its idempotency record refuses (another call's arguments, a crash in flight): a denial like any other. */
+  #refuseForIdempotency(call: CallState, key: string, detail: string): void {
+    this.#decisions.deny++;
+    const hub = this.#g.hub;
+    if (!hub.active) return;
+    hub.emit({
+      type: 'tool.decision',
+      time: Date.now(),
+      runId: this.id,
+      agent: this.agent,
+      callId: call.callId,
+      tool: call.name,
+      decision: 'deny',
+      reason: undefined,
+      rule: 'idempotency',
+      detail,
+      approvedBy: undefined,
+      enforced: true,
+      idempotencyKey: key,
+    });
+  }
+
   /** Counts the call against the run's budgets; its price is held, and a call that never runs gets it back. */
   #reserve(call: CallState): void {
     const rule = call.rule;
