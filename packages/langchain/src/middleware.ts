@@ -521,19 +521,16 @@ function graphOutOfSteps(): string | undefined {
 }
 
 /**
- * The tool as LangChain's ToolNode runs it (`tool.invoke(call, config)`), with the run's signal merged into the
- * config's: the tool itself sees the deadline and the kill switch. Everything else is the tool's own.
+ * The tool as LangChain's ToolNode runs it (`tool.invoke(call, config)`), with the run's signal for the config's:
+ * the tool itself sees the deadline and the kill switch. The run's signal also aborts when the graph task's does
+ * (see Invocation.watch), so it stands for both, without an AbortSignal.any per call. The rest is the tool's own.
  */
 function abortableTool<T extends object>(tool: T, runSignal: AbortSignal): T {
   const invoke = (tool as { invoke?: unknown }).invoke;
   if (typeof invoke !== 'function') return tool;
   return Object.create(tool, {
     invoke: {
-      value: (input: unknown, config?: { signal?: AbortSignal }) =>
-        invoke.call(tool, input, {
-          ...config,
-          signal: config?.signal ? AbortSignal.any([config.signal, runSignal]) : runSignal,
-        }),
+      value: (input: unknown, config?: object) => invoke.call(tool, input, { ...config, signal: runSignal }),
     },
   }) as T;
 }
