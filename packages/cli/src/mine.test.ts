@@ -188,6 +188,14 @@ console.log(JSON.stringify({ routed, escalated: { status: escalated.status, hand
     const bad = await cli('mine', notTraces);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('no spans found; expected Jaeger JSON');
+    const audit = await dir.write(
+      'audit.jsonl',
+      `${JSON.stringify({ seq: 1, time: '2026-01-01T00:00:00.000Z', type: 'run.start', prev: '0', hash: 'a' })}\n` +
+        `${JSON.stringify({ seq: 2, time: '2026-01-01T00:00:01.000Z', type: 'run.end', prev: 'a', hash: 'b' })}\n`,
+    );
+    const notAudit = await cli('mine', audit);
+    expect(notAudit.code).toBe(1);
+    expect(notAudit.stderr).toContain('It is a Bounded audit log (JSON lines): `bounded audit verify');
     const broken = await dir.write('broken.json', '{"data": [{"traceID": "a", "spans": [}]}');
     expect((await cli('mine', broken)).stderr).toMatch(/broken\.json: invalid JSON in data\[\]/);
     const missing = await cli('mine', join(dir.path, 'nope.json'));

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { JsonStreamError, JsonValueStream, type RawHandler } from './json-stream.js';
 import { INCOMPLETE, own, readJaegerSpan, readOtlpSpan, ScannedSpan, scanJaegerSpan } from './span-text.js';
@@ -696,7 +696,9 @@ export async function readTraceFile(
     }
     stream.end();
   } catch (error) {
-    if (error instanceof JsonStreamError) throw new TraceInputError('TRACES_INVALID', `${file}: ${error.message}`);
+    if (error instanceof JsonStreamError) {
+      throw new TraceInputError('TRACES_INVALID', `${file}: ${error.message}${auditLogHint(file)}`);
+    }
     const code = (error as NodeJS.ErrnoException).code;
     if (code) throw new TraceInputError('TRACES_UNREADABLE', `cannot read ${file}: ${(error as Error).message}`);
     throw error;
@@ -704,9 +706,29 @@ export async function readTraceFile(
   if (stream.values === 0) {
     throw new TraceInputError(
       'TRACES_INVALID',
-      `${file}: no spans found; expected Jaeger JSON ({ "data": [traces] }) or OTLP JSON ({ "resourceSpans": [...] })`,
+      `${file}: no spans found; expected Jaeger JSON ({ "data": [traces] }) or OTLP JSON ({ "resourceSpans": [...] })${auditLogHint(file)}`,
     );
   }
+}
+
+/** Said when the file given for traces is a Bounded audit log, the other JSON a user has at hand. */
+function auditLogHint(file: string): string {
+  let first: unknown;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(4096);
+      const length = readSync(fd, head, 0, head.length, 0);
+      first = JSON.parse(head.subarray(0, length).toString('utf8').split('\n')[0] ?? '');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+  const record = first as { seq?: unknown; hash?: unknown; prev?: unknown } | null;
+  if (typeof record?.seq !== 'number' || typeof record.hash !== 'string' || typeof record.prev !== 'string') return '';
+  return `. It is a Bounded audit log (JSON lines): \`bounded audit verify ${file}\` checks it; reports read traces`;
 }
 
 export interface JaegerQuery {
