@@ -510,6 +510,49 @@ describe.each(SDKS)('$name', sdk => {
 });
 
 describe('misuse', () => {
+  it('says to use ai.stream() when ai.run() is given a stream result, and leaves nothing unhandled', async () => {
+    const sdk = SDKS[0]!;
+    const governor = createGovernor({ policy: {} });
+    const ai = boundedAI(governor);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const model = new sdk.Mock({
+        doStream: async () => {
+          throw new Error('provider down');
+        },
+      });
+      await expect(
+        ai.run({ agent: AGENT }, run => sdk.ai.streamText({ ...run.settings({ model }), prompt })),
+      ).rejects.toThrow('use ai.stream() for streams');
+      await new Promise(resolve => setTimeout(resolve, 20));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(governor.stats().runsActive).toBe(0);
+  });
+
+  it('applies deny rules to tools the application runs itself (no execute), through toolApproval on ai@7', async () => {
+    const sdk = SDKS[0]!;
+    const governor = createGovernor({ policy: { tools: { allow: ['search.*'], on_refusal: 'continue' } } });
+    const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+    const clientSide = {
+      deleteLead: sdk.ai.tool({ description: 'Delete a lead', inputSchema: z.object({ id: z.string() }) }),
+    };
+    const model = sdk.model([{ calls: [['deleteLead', { id: '42' }]] }, { text: 'done' }]);
+    const { result, bounded } = await ai.run({ agent: AGENT }, run =>
+      sdk.ai.generateText({ ...run.settings({ model, tools: clientSide }), prompt }),
+    );
+    expect(bounded).toMatchObject({ status: 'ok', usage: { decisions: { deny: 1 } } });
+    expect(result!.steps[0]!.content.map(part => part.type)).toEqual([
+      'tool-call',
+      'tool-approval-request',
+      'tool-approval-response',
+    ]);
+  });
+
   it('says what to pass', async () => {
     expect(() => boundedAI(undefined as never)).toThrow(UsageError);
     expect(() => boundedAI(createGovernor({ policy: {} }), { approvals: 'human' as never })).toThrow(/approvals must/);
