@@ -479,6 +479,18 @@ describe.each(SDKS)('$name', sdk => {
     expect(model.doGenerateCalls).toHaveLength(4);
   });
 
+  it("counts as many steps as model calls in shadow mode when the user's own stopWhen ends the loop", async () => {
+    const governor = createGovernor({ policy: { enforcement: 'shadow', budgets: { max_steps: 2 } } });
+    const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+    const { tools } = leadTools(sdk);
+    const model = sdk.model(thrash);
+    const { bounded } = await ai.run({ agent: AGENT }, run =>
+      generateText({ ...run.settings({ model, tools, stopWhen: sdk.ai.stepCountIs(3) }), prompt }),
+    );
+    expect(model.doGenerateCalls).toHaveLength(3);
+    expect(bounded).toMatchObject({ status: 'ok', usage: { steps: 3 }, wouldHaveStopped: { reason: 'max_steps' } });
+  });
+
   it('keeps separate budgets for runs in parallel', async () => {
     const governor = createGovernor({ policy: { budgets: { max_tool_calls: 2 } } });
     const ai = boundedAI(governor, { toolNames: TOOL_NAMES });

@@ -313,12 +313,15 @@ export class GovernedRun implements AIRun {
     const run = this.run;
     // The kill switch and the deadline stop the run as they happen (a subscription, a timer).
     if (run.stopped) return true;
+    // Shadow mode never ends the loop: the next model call takes its step and records what would have stopped it
+    // (taking it here would count a step too many when the user's own stopWhen ends the loop first).
+    if (this.#shared.governor.enforcement !== 'enforce') return false;
     const spend = this.#spendWatch();
     if (spend.idle || !spend.spent(run)) return false;
     // A budget the next model call would exceed: taking the step records the stop (the run's own words for it).
     return run.step().then(
       () => {
-        // Shadow mode lets it through: the step is counted now, not again by the model call.
+        // A stop that did not take (the budget was freed meanwhile): the step is counted now, not again.
         this.#prepaidStep = true;
         spend.step();
         return false;
