@@ -117,3 +117,38 @@ describe('resume values', () => {
     if (result.status === 'stopped') expect(result.detail).toMatch(/outside the context of a graph/);
   });
 });
+
+describe('thread budgets across a turn paused for approval', () => {
+  it("count the paused turn's steps and tool calls in the thread's totals", async () => {
+    const governor = createGovernor({
+      policy: {
+        tools: { allow: ['kb_*', 'crm_update'] },
+        writes: { tools: ['crm_*'], require_approval: true },
+      },
+      approver: interruptApprover(),
+    });
+    const { tools, ran } = deskTools();
+    const model = scripted(
+      call('kb_search', { query: 'a' }),
+      call('kb_search', { query: 'b' }),
+      call('crm_update', { customer: 'acme', plan: 'enterprise' }, 'upgrade-1'),
+      call('kb_search', { query: 'c' }),
+      answer('Done.'),
+    );
+    const agent = createAgent({
+      model,
+      tools,
+      checkpointer: new MemorySaver(),
+      middleware: [boundedMiddleware(governor, { thread: { budgets: { max_tool_calls: 3 } } })],
+    });
+    const config = { configurable: { thread_id: 'paused-thread' } };
+    await agent.invoke(question('Upgrade acme'), config);
+    expect(ran.kb_search).toBe(2);
+    const resumed = await agent.invoke(new Command({ resume: { decisions: [{ type: 'approve' }] } }), config);
+    // Two searches and the write used the thread's three calls: the third search is refused.
+    expect(ran.crm_update).toBe(1);
+    expect(ran.kb_search).toBe(2);
+    expect(boundedRun(resumed)).toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls' });
+    expect(governor.stats().runsActive).toBe(0);
+  });
+});

@@ -3,6 +3,7 @@ import {
   type Budgets,
   type Governor,
   type RunResult,
+  type RunUsage,
   StopError,
   type StopReason,
   stricterBudgets,
@@ -26,7 +27,7 @@ import {
   usageOf,
   withRun,
 } from './messages.js';
-import { addRun, NO_THREAD_USAGE, remainingBudgets, threadDetail } from './threads.js';
+import { addRun, addUsage, NO_THREAD_USAGE, remainingBudgets, threadDetail } from './threads.js';
 import type { BoundedMiddlewareOptions, BoundedRunState, InvocationInfo, ThreadBudgets, ThreadUsage } from './types.js';
 
 /**
@@ -220,7 +221,9 @@ class Governance {
         return stoppedToolMessage(call, error.reason, error.detail);
       }
       if (isBubbleUp(error)) {
-        // An interrupt (an approval asked of a human): this invocation pauses; resuming it is a new run.
+        // An interrupt (an approval asked of a human): this invocation pauses; resuming it is a new run, which
+        // makes this call again.
+        invocation.interruptedCalls++;
         invocation.pause();
         throw error;
       }
@@ -317,6 +320,25 @@ class Governance {
   forget(invocation: Invocation): void {
     this.#abandoned.unregister(invocation);
   }
+
+  /**
+   * Turns paused by an interrupt end their run without a final message to carry their usage into the thread's
+   * totals: it is kept here (in this process) and added to the thread's next turn. Bounded: the oldest go first.
+   */
+  readonly #unrecorded = new Map<string, ThreadUsage>();
+
+  carry(threadId: string, usage: RunUsage): void {
+    const earlier = this.#unrecorded.get(threadId);
+    this.#unrecorded.delete(threadId);
+    if (this.#unrecorded.size >= 10_000) this.#unrecorded.delete(this.#unrecorded.keys().next().value!);
+    this.#unrecorded.set(threadId, addRun(earlier ?? NO_THREAD_USAGE, usage));
+  }
+
+  takeCarried(threadId: string): ThreadUsage | undefined {
+    const carried = this.#unrecorded.get(threadId);
+    this.#unrecorded.delete(threadId);
+    return carried;
+  }
 }
 
 /** One invocation of the agent and its governed run. */
@@ -328,6 +350,8 @@ class Invocation {
   run: ActiveRun | undefined;
   /** Hooks of this invocation in progress: a run that stops or pauses while none is ends at once. */
   active = 0;
+  /** Tool calls paused by an interrupt: the resumed invocation makes them again. */
+  interruptedCalls = 0;
   result: RunResult<unknown> | undefined;
   #ending: Promise<RunResult<unknown>> | undefined;
   #paused = false;
@@ -355,7 +379,9 @@ class Invocation {
     let budgets: Budgets | undefined = stricterBudgets(options.budgets, custom.budgets);
     this.#threadBudgets = options.thread?.budgets;
     if (this.#threadBudgets) {
-      const before = threadUsageOf(request.state.messages) ?? NO_THREAD_USAGE;
+      const recorded = threadUsageOf(request.state.messages) ?? NO_THREAD_USAGE;
+      const carried = this.info.threadId ? owner.takeCarried(this.info.threadId) : undefined;
+      const before = carried ? addUsage(recorded, carried) : recorded;
       this.#threadBefore = before;
       const left = remainingBudgets(this.#threadBudgets, before);
       const others = stricterBudgets(owner.governor.policy.budgets, budgets);
@@ -478,6 +504,11 @@ class Invocation {
       // A pause (interrupt) is not a stop: the run ends ok and the resumed invocation is a new run.
       const result = await run.end(outcome ?? { output: undefined });
       this.result = result;
+      if (this.#paused && this.#threadBudgets && this.info.threadId) {
+        // The interrupted calls run again when the thread resumes, and count there.
+        const usage = { ...result.usage, toolCalls: Math.max(0, result.usage.toolCalls - this.interruptedCalls) };
+        this.#owner.carry(this.info.threadId, usage);
+      }
       this.#owner.forget(this);
       const onRunEnd = this.#owner.options.onRunEnd;
       if (onRunEnd) {

@@ -59,6 +59,18 @@ export function addRun(usage: ThreadUsage, run: RunUsage): ThreadUsage {
   };
 }
 
+/** Two threads' worth of usage, summed (a thread's recorded totals and its turns not recorded in a message). */
+export function addUsage(a: ThreadUsage, b: ThreadUsage): ThreadUsage {
+  return {
+    runs: a.runs + b.runs,
+    steps: a.steps + b.steps,
+    toolCalls: a.toolCalls + b.toolCalls,
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    costUsd: Math.round((a.costUsd + b.costUsd) * 1e6) / 1e6,
+  };
+}
+
 const REASON_KEY: Partial<Record<StopReason, Key>> = {
   max_steps: 'max_steps',
   max_tool_calls: 'max_tool_calls',
