@@ -1089,13 +1089,13 @@ export class RunImpl implements ActiveRun {
           return undefined;
         case 'conflict': {
           const error = new IdempotencyConflictError(key, call.name);
-          this.#refuseForIdempotency(call, key, error.message);
+          this.#idempotencyDecision(call, 'deny', key, error.message);
           this.#toolEnd(call, 'refused', 'idempotency conflict', undefined);
           throw error;
         }
         case 'crashed': {
           const error = new IdempotencyCrashedError(key, call.name);
-          this.#refuseForIdempotency(call, key, error.message);
+          this.#idempotencyDecision(call, 'deny', key, error.message);
           this.#toolEnd(call, 'refused', 'idempotency: crashed in flight', undefined);
           throw error;
         }
@@ -1107,25 +1107,7 @@ export class RunImpl implements ActiveRun {
           });
           continue;
         case 'replay': {
-          this.#decisions.dedup++;
-          const hub = this.#g.hub;
-          if (hub.active) {
-            hub.emit({
-              type: 'tool.decision',
-              time: Date.now(),
-              runId: this.id,
-              agent: this.agent,
-              callId: call.callId,
-              tool: call.name,
-              decision: 'dedup',
-              reason: undefined,
-              rule: 'idempotency',
-              detail: 'replayed the recorded result',
-              approvedBy: undefined,
-              enforced: true,
-              idempotencyKey: key,
-            });
-          }
+          this.#idempotencyDecision(call, 'dedup', key, 'replayed the recorded result');
           this.settleCost(call, 0); // nothing ran, nothing was spent
           this.#toolEnd(call, 'dedup', undefined, begun.value);
           return { value: begun.value };
@@ -1265,10 +1247,25 @@ export class RunImpl implements ActiveRun {
     return this.#g.policy.idempotency.ttl_seconds * 1000;
   }
 
-  /** Refuses the call, or in shadow mode notes the first refusal and lets the call go on. */
-  /** A call its idempotency record refuses (another call's arguments, a crash in flight): a denial like any other. */
-  #refuseForIdempotency(call: CallState, key: string, detail: string): void {
-    this.#decisions.deny++;
+  /**
+   * A decision its idempotency record makes for a call: `dedup` (the recorded result is replayed), or `deny` (the key
+   * holds another call's arguments, or a call that crashed in flight).
+   */
+  #idempotencyDecision(call: CallState, decision: 'dedup' | 'deny', key: string, detail: string): void {
+    this.#decisions[decision]++;
+    this.#emitDecision(call, decision, undefined, 'idempotency', detail, undefined, key);
+  }
+
+  /** The `tool.decision` event of a call decided without running it (refused, or replayed). */
+  #emitDecision(
+    call: CallState,
+    decision: Decision,
+    reason: StopReason | undefined,
+    rule: string,
+    detail: string,
+    approvedBy: string | undefined,
+    idempotencyKey: string | undefined,
+  ): void {
     const hub = this.#g.hub;
     if (!hub.active) return;
     hub.emit({
@@ -1278,13 +1275,13 @@ export class RunImpl implements ActiveRun {
       agent: this.agent,
       callId: call.callId,
       tool: call.name,
-      decision: 'deny',
-      reason: undefined,
-      rule: 'idempotency',
+      decision,
+      reason,
+      rule,
       detail,
-      approvedBy: undefined,
+      approvedBy,
       enforced: true,
-      idempotencyKey: key,
+      idempotencyKey,
     });
   }
 
@@ -1309,6 +1306,7 @@ export class RunImpl implements ActiveRun {
     call.costUsd = 0;
   }
 
+  /** Refuses the call, or in shadow mode notes the first refusal and lets the call go on. */
   #refuseOrShadow(call: CallState, reason: StopReason, rule: string, detail: string): void {
     if (this.#shadow) {
       call.shadow ??= { reason, rule, detail };
@@ -1336,24 +1334,7 @@ export class RunImpl implements ActiveRun {
     if (call.reserved) this.#unreserve(call);
     const decision: Decision = reason.startsWith('approval_') ? 'rejected' : 'deny';
     this.#decisions[decision]++;
-    const hub = this.#g.hub;
-    if (hub.active) {
-      hub.emit({
-        type: 'tool.decision',
-        time: Date.now(),
-        runId: this.id,
-        agent: this.agent,
-        callId: call.callId,
-        tool: call.name,
-        decision,
-        reason,
-        rule,
-        detail,
-        approvedBy: decidedBy,
-        enforced: true,
-        idempotencyKey: undefined,
-      });
-    }
+    this.#emitDecision(call, decision, reason, rule, detail, decidedBy, undefined);
     this.#toolEnd(call, 'refused', reason, undefined);
     if (alwaysStops || this.#stopsRun(reason)) return this.#stopWith(reason, detail, rule);
     return new ToolRefusedError(reason, call.name, detail);
