@@ -148,6 +148,29 @@ describe('spans', () => {
     expect(new Set(spans().map(s => s.spanContext().traceId)).size).toBe(1);
   });
 
+  it('keeps a span for each of two calls made at once under one id (a provider that reuses ids)', async () => {
+    const { governor: g } = governor({ tools: { on_refusal: 'continue' } });
+    await g.run({ agent: 'reuse' }, run =>
+      Promise.allSettled([
+        run.tool('fast.read', {}, () => new Promise(resolve => setTimeout(() => resolve('fast'), 10)), {
+          callId: 'call_0',
+        }),
+        run.tool(
+          'slow.read',
+          {},
+          () => new Promise((_resolve, reject) => setTimeout(() => reject(new Error('slow failed')), 40)),
+          { callId: 'call_0' },
+        ),
+      ]),
+    );
+    const fast = one('execute_tool fast.read');
+    const slow = one('execute_tool slow.read');
+    expect(fast.status.code).toBe(SpanStatusCode.UNSET);
+    expect(slow.status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'Error: slow failed' });
+    const ms = (span: ReadableSpan) => span.duration[0] * 1e3 + span.duration[1] / 1e6;
+    expect(ms(slow)).toBeGreaterThan(ms(fast));
+  });
+
   it('nests a call made inside another tool of the run under that tool', async () => {
     const { governor: g } = governor({});
     await g.run({ agent: 'planner' }, async run => {

@@ -64,10 +64,53 @@ interface ToolState {
   ctx: Context | undefined;
 }
 
+/**
+ * A run's calls in progress by call id. Ids come from frameworks and providers, and some reuse them: calls made at
+ * once under one id are told apart by their tool, so none loses its span.
+ */
+class ToolCalls {
+  readonly #byId = new Map<string, ToolState | ToolState[]>();
+
+  add(state: ToolState): void {
+    const id = state.start.callId;
+    const there = this.#byId.get(id);
+    if (there === undefined) this.#byId.set(id, state);
+    else this.#byId.set(id, Array.isArray(there) ? [...there, state] : [there, state]);
+  }
+
+  get(callId: string, tool: string): ToolState | undefined {
+    const there = this.#byId.get(callId);
+    if (there === undefined || !Array.isArray(there)) return there;
+    return there.find(state => state.start.tool === tool) ?? there[0];
+  }
+
+  take(callId: string, tool: string): ToolState | undefined {
+    const there = this.#byId.get(callId);
+    if (there === undefined || !Array.isArray(there)) {
+      this.#byId.delete(callId);
+      return there;
+    }
+    const index = Math.max(
+      0,
+      there.findIndex(state => state.start.tool === tool),
+    );
+    const [state] = there.splice(index, 1);
+    if (there.length === 1) this.#byId.set(callId, there[0]!);
+    return state;
+  }
+
+  *all(): Iterable<ToolState> {
+    for (const there of this.#byId.values()) {
+      if (Array.isArray(there)) yield* there;
+      else yield there;
+    }
+  }
+}
+
 interface RunState {
   readonly span: Span;
   readonly ctx: Context;
-  readonly tools: Map<string, ToolState>;
+  readonly tools: ToolCalls;
   /** approvalId -> the call waiting for it and the tool label its pending count was added under. */
   readonly pendingApprovals: Map<string, { readonly callId: string; readonly tool: string }>;
   readonly agent: string;
@@ -233,7 +276,7 @@ class TelemetryObserver implements BoundedTelemetry {
       }
       case 'approval.requested': {
         const run = this.#runs.get(event.runId);
-        const state = run?.tools.get(event.callId);
+        const state = run?.tools.get(event.callId, event.tool);
         if (state)
           this.#ensureSpan(state, undefined).addEvent(sc.EVENT_APPROVAL_REQUESTED, {
             'bounded.approval.id': event.approvalId,
@@ -247,7 +290,7 @@ class TelemetryObserver implements BoundedTelemetry {
       }
       case 'approval.decided': {
         const run = this.#runs.get(event.runId);
-        run?.tools.get(event.callId)?.span?.addEvent(sc.EVENT_APPROVAL_DECIDED, {
+        run?.tools.get(event.callId, event.tool)?.span?.addEvent(sc.EVENT_APPROVAL_DECIDED, {
           'bounded.approval.id': event.approvalId,
           [sc.ATTR_APPROVED]: event.approved,
           [sc.ATTR_APPROVED_BY]: event.by,
@@ -285,7 +328,7 @@ class TelemetryObserver implements BoundedTelemetry {
     const run = this.#runs.get(scope.runId);
     if (!run) return fn();
     if (scope.type === 'run.start') return context.with(run.ctx, fn);
-    const ctx = run.tools.get(scope.callId)?.ctx;
+    const ctx = run.tools.get(scope.callId, scope.tool)?.ctx;
     return ctx ? context.with(ctx, fn) : fn();
   }
 
@@ -314,7 +357,7 @@ class TelemetryObserver implements BoundedTelemetry {
     this.#runs.set(event.runId, {
       span,
       ctx: trace.setSpan(parent, span),
-      tools: new Map(),
+      tools: new ToolCalls(),
       pendingApprovals: new Map(),
       agent: event.agent,
       mode: event.mode,
@@ -341,7 +384,7 @@ class TelemetryObserver implements BoundedTelemetry {
       ...(event.stopReason ? { [sc.ATTR_STOP_REASON]: this.#stopReasonLabel(event.stopReason) } : {}),
     });
     if (!run) return;
-    for (const tool of run.tools.values()) {
+    for (const tool of run.tools.all()) {
       const span = this.#ensureSpan(tool, undefined);
       span.setStatus({ code: SpanStatusCode.ERROR, message: 'the run ended before the tool call did' });
       span.end(epochNow());
@@ -386,12 +429,12 @@ class TelemetryObserver implements BoundedTelemetry {
       span: undefined,
       ctx: undefined,
     };
-    if (run) run.tools.set(event.callId, state);
+    if (run) run.tools.add(state);
     else this.#ensureSpan(state, undefined).end(event.time); // a tool event without its run (observer added mid-run)
   }
 
   #toolDecision(event: ToolDecisionEvent): void {
-    const state = this.#runs.get(event.runId)?.tools.get(event.callId);
+    const state = this.#runs.get(event.runId)?.tools.get(event.callId, event.tool);
     if (state) {
       if (state.span) state.span.setAttributes(addDecisionAttributes({}, event, this.#redact));
       else this.#ensureSpan(state, event);
@@ -439,9 +482,8 @@ class TelemetryObserver implements BoundedTelemetry {
       });
     }
     const run = this.#runs.get(event.runId);
-    const state = run?.tools.get(event.callId);
+    const state = run?.tools.take(event.callId, event.tool);
     if (!run || !state) return;
-    run.tools.delete(event.callId);
     // A call stopped while it waited for approval never gets a decision: it is no longer pending either.
     if (run.pendingApprovals.size > 0) {
       for (const [approvalId, pending] of run.pendingApprovals) {
@@ -556,7 +598,7 @@ class TelemetryObserver implements BoundedTelemetry {
   #evictOldest(): void {
     const [runId, run] = this.#runs.entries().next().value as [string, RunState];
     this.#runs.delete(runId);
-    for (const tool of run.tools.values()) tool.span?.end(epochNow());
+    for (const tool of run.tools.all()) tool.span?.end(epochNow());
     for (const approvalId of [...run.pendingApprovals.keys()]) this.#settleApproval(run, approvalId);
     run.span.setStatus({ code: SpanStatusCode.ERROR, message: 'abandoned: the run never ended' });
     run.span.end(epochNow());
