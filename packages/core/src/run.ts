@@ -248,9 +248,8 @@ export class RunImpl implements ActiveRun {
     this.#timer = setTimeout(
       () => {
         if (performance.now() < this.#deadline) return this.#armDeadline();
-        const detail = `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`;
-        if (this.#shadow) this.#recordShadowStop('max_seconds', detail, 'budgets.max_seconds');
-        else this.#stopWith('max_seconds', detail, 'budgets.max_seconds');
+        if (this.#shadow) this.#recordShadowStop('max_seconds', this.#deadlineDetail(), 'budgets.max_seconds');
+        else this.#deadlineStop();
       },
       Math.min(Math.max(0, ms), MAX_TIMER_MS),
     );
@@ -308,13 +307,15 @@ export class RunImpl implements ActiveRun {
     if (this.#stop) throw this.#stop.error;
     const kill = this.#killRecord();
     if (kill) throw this.#stopWith('killed', killDetail(kill), 'kill_switch');
-    if (performance.now() >= this.#deadline && !this.#shadow) {
-      throw this.#stopWith(
-        'max_seconds',
-        `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`,
-        'budgets.max_seconds',
-      );
-    }
+    if (performance.now() >= this.#deadline && !this.#shadow) throw this.#deadlineStop();
+  }
+
+  #deadlineDetail(): string {
+    return `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`;
+  }
+
+  #deadlineStop(): StopError {
+    return this.#stopWith('max_seconds', this.#deadlineDetail(), 'budgets.max_seconds');
   }
 
   async step(options?: { name?: string }): Promise<void> {
@@ -409,11 +410,7 @@ export class RunImpl implements ActiveRun {
       if (this.#stop) throw this.#stop.error;
       // The deadline's timer cannot fire while a loop of calls to tools that answer at once keeps the thread busy.
       if (this.#deadline !== Number.POSITIVE_INFINITY && !this.#shadow && performance.now() >= this.#deadline) {
-        throw this.#stopWith(
-          'max_seconds',
-          `ran for ${this.limits.max_seconds}s (budgets.max_seconds)`,
-          'budgets.max_seconds',
-        );
+        throw this.#deadlineStop();
       }
       const g = this.#g;
       const policy = g.policy;

@@ -50,7 +50,8 @@ export type WorkflowRunOptions = Omit<RunOptions, 'agent' | 'mode'>;
 export interface ToolContext {
   /**
    * Aborts on the deadline, the kill switch or the caller's abort, and when the run ends. A budget stop elsewhere in
-   * the run (another call refused) lets this call finish first. Pass it to fetch & co.
+   * the run (another call refused) does not abort it then: a call that has returned keeps its result, and one still
+   * running is cut short when the run ends. Pass it to fetch & co.
    */
   readonly signal: AbortSignal;
   readonly callId: string;
@@ -90,7 +91,7 @@ export interface Run {
   readonly tenant: string | undefined;
   /**
    * Aborts with the StopError as its reason: at once on the deadline, the kill switch or the caller's abort; after a
-   * budget stop or a refused call, when the run ends (calls already running finish first).
+   * budget stop or a refused call, when the run ends (a call that has returned by then keeps its result).
    */
   readonly signal: AbortSignal;
   /** Set once the run has stopped. */
