@@ -140,8 +140,10 @@ describe.each(SDKS)('$name', sdk => {
   });
 
   it('records every model call’s tokens and cost, as the SDK counts them', async () => {
+    const usageEvents: BoundedEvent[] = [];
     const governor = createGovernor({
       policy: { pricing: { models: { 'mock-model': { input_per_1m: 2.5, output_per_1m: 10 } } } },
+      observers: [{ onEvent: e => void (e.type === 'usage' && usageEvents.push(e)) }],
     });
     const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
     const { tools } = leadTools(sdk);
@@ -162,6 +164,11 @@ describe.each(SDKS)('$name', sdk => {
       outputTokens: total.outputTokens,
       costUsd: (2700 * 2.5 + 130 * 10) / 1e6,
     });
+    // The model and who serves it, for telemetry's gen_ai.request.model and gen_ai.provider.name.
+    expect(usageEvents).toMatchObject([
+      { model: 'mock-model', provider: 'mock', inputTokens: 1200 },
+      { model: 'mock-model', provider: 'mock', inputTokens: 1500 },
+    ]);
   });
 
   it("has the stop reason when the stream finishes, in the SDK's own onFinish too", async () => {
@@ -189,13 +196,21 @@ describe.each(SDKS)('$name', sdk => {
   });
 
   it('counts streamed usage from the finish part', async () => {
-    const governor = createGovernor({ policy: {} });
+    const usageEvents: BoundedEvent[] = [];
+    const governor = createGovernor({
+      policy: {},
+      observers: [{ onEvent: e => void (e.type === 'usage' && usageEvents.push(e)) }],
+    });
     const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
     const { tools } = leadTools(sdk);
     const model = sdk.model([{ calls: [['searchCompanies', { q: 'acme' }]], usage: { input: 7, output: 3 } }, done]);
     const out = await ai.stream({ agent: AGENT }, run => streamText({ ...run.settings({ model, tools }), prompt }));
     await out.result!.consumeStream();
     expect((await out.bounded).usage).toMatchObject({ steps: 2, inputTokens: 17, outputTokens: 8 });
+    expect(usageEvents).toMatchObject([
+      { model: 'mock-model', provider: 'mock', inputTokens: 7 },
+      { model: 'mock-model', provider: 'mock' },
+    ]);
   });
 
   it("uses the SDK's own approval flow for writes, across two calls of one run", async () => {

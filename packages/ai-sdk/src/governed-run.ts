@@ -37,7 +37,7 @@ export interface Shared {
 
 type Execute = (input: unknown, options: ToolExecutionOptionsLike | undefined) => unknown;
 type ApprovalOptions = Parameters<BoundedToolApproval>[0];
-type ModelInfo = { readonly modelId: string; readonly specificationVersion?: string };
+type ModelInfo = { readonly modelId: string; readonly provider?: string; readonly specificationVersion?: string };
 
 /**
  * Marks the tools this package made, so wrapping them again (a second `tools()` call) does not govern a call twice.
@@ -414,7 +414,7 @@ export class GovernedRun implements AIRun {
     if (result === STOPPED) return stoppedResponse(spec, this.run.stopped!) as R;
     this.#modelFailure = undefined;
     // Recording may stop the run (a token budget): the answer is kept, it was the last one paid for.
-    this.#record(result.usage, model.modelId);
+    this.#record(result.usage, model);
     return result;
   }
 
@@ -540,7 +540,7 @@ export class GovernedRun implements AIRun {
           finished = true;
           controller.enqueue(part);
           // After the enqueue: recording may stop the run (a token budget), and the stream is complete anyway.
-          this.#record(part.usage, model.modelId);
+          this.#record(part.usage, model);
           return;
         }
         controller.enqueue(part);
@@ -553,8 +553,8 @@ export class GovernedRun implements AIRun {
   }
 
   /** Records a model call's usage; a budget it spends stops the run, which `stopWhen` and the tools then see. */
-  #record(usage: unknown, model: string): void {
-    const tokens = usageOf(usage, model);
+  #record(usage: unknown, model: ModelInfo): void {
+    const tokens = usageOf(usage, model.modelId, model.provider);
     this.#spendWatch().usage(tokens.inputTokens ?? 0, tokens.outputTokens ?? 0);
     try {
       this.run.usage(tokens);

@@ -10,7 +10,7 @@ export interface Stop {
  * Tokens from a provider's usage, in the nested shape of model specs v3/v4 (`{ inputTokens: { total, cacheRead } }`)
  * or the flat one of v2 (`{ inputTokens, cachedInputTokens }`). Missing or odd numbers count as 0.
  */
-export function usageOf(usage: unknown, model: string): UsageInput {
+export function usageOf(usage: unknown, model: string, provider: string | undefined): UsageInput {
   const u = (usage ?? {}) as Record<string, unknown>;
   const input = u.inputTokens;
   const output = u.outputTokens;
@@ -22,6 +22,7 @@ export function usageOf(usage: unknown, model: string): UsageInput {
       outputTokens: count(o.total),
       cachedInputTokens: Math.min(count(i.cacheRead), count(i.total)),
       model,
+      ...(typeof provider === 'string' ? { provider } : {}),
     };
   }
   return {
@@ -29,6 +30,7 @@ export function usageOf(usage: unknown, model: string): UsageInput {
     outputTokens: count(output),
     cachedInputTokens: Math.min(count(u.cachedInputTokens), count(input)),
     model,
+    ...(typeof provider === 'string' ? { provider } : {}),
   };
 }
 

@@ -117,6 +117,8 @@ export interface ToolEndEvent extends EventBase {
 export interface UsageEvent extends EventBase {
   readonly type: 'usage';
   readonly model: string | undefined;
+  /** Who served the model, as the framework names it (see `UsageInput.provider`). */
+  readonly provider: string | undefined;
   readonly inputTokens: number;
   readonly outputTokens: number;
   readonly costUsd: number;

@@ -501,6 +501,26 @@ describe('pricing', () => {
       stopReason: 'error',
       detail: expect.stringContaining('inputTokens must be a finite number >= 0'),
     });
+    const odd = await governor.run({ agent: 'a' }, run =>
+      run.usage({ inputTokens: 5, provider: 42 as unknown as string }),
+    );
+    expect(odd).toMatchObject({ stopReason: 'error', detail: expect.stringContaining('provider must be a string') });
+  });
+
+  it("passes the model's provider on to observers with the usage", async () => {
+    const usage: unknown[] = [];
+    const governor = createGovernor({
+      policy: {},
+      observers: [{ onEvent: event => void (event.type === 'usage' && usage.push(event)) }],
+    });
+    await governor.run({ agent: 'a' }, run => {
+      run.usage({ inputTokens: 10, outputTokens: 2, model: 'gpt-4o-mini', provider: 'openai.chat' });
+      run.usage({ inputTokens: 1 });
+    });
+    expect(usage).toMatchObject([
+      { model: 'gpt-4o-mini', provider: 'openai.chat', inputTokens: 10, outputTokens: 2 },
+      { model: undefined, provider: undefined, inputTokens: 1 },
+    ]);
   });
 });
 

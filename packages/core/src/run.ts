@@ -346,6 +346,10 @@ export class RunImpl implements ActiveRun {
     const input = nonNegative(usage.inputTokens, 'inputTokens');
     const output = nonNegative(usage.outputTokens, 'outputTokens');
     const cached = nonNegative(usage.cachedInputTokens, 'cachedInputTokens');
+    const provider = usage.provider;
+    if (provider !== undefined && typeof provider !== 'string') {
+      throw new UsageError(`run.usage(): provider must be a string when given, not ${typeof provider}`);
+    }
     let cost = usage.costUsd;
     if (cost === undefined && usage.model !== undefined) {
       cost = this.#g.prices.cost(usage.model, input, output, cached);
@@ -366,6 +370,7 @@ export class RunImpl implements ActiveRun {
         runId: this.id,
         agent: this.agent,
         model: usage.model,
+        provider,
         inputTokens: input,
         outputTokens: output,
         costUsd: cost,

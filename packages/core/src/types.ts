@@ -79,6 +79,11 @@ export interface UsageInput {
   /** Input tokens served from a prompt cache (priced at `cached_input_per_1m`). */
   readonly cachedInputTokens?: number;
   readonly model?: string;
+  /**
+   * Who served the model, as the framework names it (`openai.chat`, `anthropic`, `amazon-bedrock`): telemetry turns
+   * it into the GenAI conventions' `gen_ai.provider.name`.
+   */
+  readonly provider?: string;
   /** The cost when the provider reports it; otherwise it is computed from the price table. */
   readonly costUsd?: number;
 }

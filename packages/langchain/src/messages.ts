@@ -114,13 +114,19 @@ export function usageOf(
   const responseMeta = message.response_metadata;
   const named = responseMeta?.model_name ?? responseMeta?.model;
   const modelId = model ?? (typeof named === 'string' ? named : undefined);
+  // LangChain v1 integrations name themselves here (`openai`, `anthropic`, `google-genai`).
+  const provider = responseMeta?.model_provider;
+  const about = {
+    ...(modelId ? { model: modelId } : {}),
+    ...(typeof provider === 'string' && provider.length > 0 ? { provider } : {}),
+  };
   if (meta) {
     const cached = tokens(meta.input_token_details?.cache_read);
     return {
       inputTokens: tokens(meta.input_tokens),
       outputTokens: tokens(meta.output_tokens),
       ...(cached ? { cachedInputTokens: cached } : {}),
-      ...(modelId ? { model: modelId } : {}),
+      ...about,
     };
   }
   const legacy = responseMeta?.tokenUsage as { promptTokens?: number; completionTokens?: number } | undefined;
@@ -128,10 +134,10 @@ export function usageOf(
     return {
       inputTokens: tokens(legacy.promptTokens),
       outputTokens: tokens(legacy.completionTokens),
-      ...(modelId ? { model: modelId } : {}),
+      ...about,
     };
   }
-  return modelId ? { model: modelId } : undefined;
+  return modelId ? about : undefined;
 }
 
 /**

@@ -424,6 +424,21 @@ describe('invocations that end abruptly', () => {
     expect(governor.stats().runsActive).toBe(0);
   });
 
+  it('reports the model and its provider with the usage, for telemetry', async () => {
+    const usage: BoundedEvent[] = [];
+    const governor = createGovernor({
+      policy: DESK,
+      observers: [{ onEvent: e => void (e.type === 'usage' && usage.push(e)) }],
+    });
+    const reply = answer('done', { input: 30, output: 4 });
+    reply.response_metadata = { model_provider: 'anthropic', model_name: 'claude-haiku-4-5' };
+    const agent = createAgent({ model: scripted(reply), tools: [], middleware: [boundedMiddleware(governor)] });
+    await agent.invoke(question());
+    expect(usage).toMatchObject([
+      { type: 'usage', model: 'claude-haiku-4-5', provider: 'anthropic', inputTokens: 30, outputTokens: 4 },
+    ]);
+  });
+
   it("takes a provider's nonsense token counts as none, not as a failed invocation", async () => {
     const governor = createGovernor({ policy: DESK });
     const broken = answer('done');

@@ -449,7 +449,7 @@ describe('metrics', () => {
     );
     await g.run({ agent: 'support' }, async run => {
       await run.step();
-      run.usage({ inputTokens: 100, outputTokens: 50, model: 'm' });
+      run.usage({ inputTokens: 100, outputTokens: 50, model: 'm', provider: 'openai.chat' });
       await run.tool('crm.update', { id: 1 }, async () => 'ok');
       await run.tool('search.read', { q: 1 }, async () => []);
       await run.tool('search.read', { q: 2 }, async () => []);
@@ -481,6 +481,8 @@ describe('metrics', () => {
       tokens.dataPoints.map(p => [p.attributes['gen_ai.token.type'], (p.value as { sum: number }).sum]),
     );
     expect(tokenSums).toEqual({ input: 100, output: 50 });
+    // The conventions' provider name, not the AI SDK's `openai.chat`.
+    expect(tokens.dataPoints.map(p => p.attributes['gen_ai.provider.name'])).toEqual(['openai', 'openai']);
 
     const decisions = points(metrics, 'bounded.decisions');
     const decisionCounts = decisions.dataPoints.map(p => [

@@ -24,6 +24,7 @@ import {
   trace,
   type UpDownCounter,
 } from '@opentelemetry/api';
+import { genAiProviderName } from './provider-name.js';
 import { createRedactor, type Redactor } from './redact.js';
 import * as sc from './semconv.js';
 
@@ -193,6 +194,7 @@ class TelemetryObserver implements BoundedTelemetry {
   readonly #decisionCache = new Map<string, Map<string, Map<string, Attributes>>>();
   readonly #durationCache = new Map<string, Map<string, Attributes>>();
   readonly #spanNames = new Map<string, string>();
+  readonly #providerNames = new Map<string, string>();
   readonly #maxToolNames: number;
 
   constructor(options: BoundedTelemetryOptions) {
@@ -241,13 +243,16 @@ class TelemetryObserver implements BoundedTelemetry {
           [sc.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: event.outputTokens,
           [sc.ATTR_COST_USD]: event.costUsd,
         };
+        const provider = event.provider ? this.#providerName(event.provider) : undefined;
         if (event.model) attributes[sc.ATTR_GEN_AI_REQUEST_MODEL] = event.model;
+        if (provider) attributes[sc.ATTR_GEN_AI_PROVIDER_NAME] = provider;
         run?.span.addEvent(sc.EVENT_USAGE, attributes);
         const common: Attributes = {
           [sc.ATTR_GEN_AI_OPERATION_NAME]: sc.GEN_AI_OPERATION_CHAT,
           [sc.ATTR_GEN_AI_AGENT_NAME]: event.agent,
         };
         if (event.model) common[sc.ATTR_GEN_AI_REQUEST_MODEL] = event.model;
+        if (provider) common[sc.ATTR_GEN_AI_PROVIDER_NAME] = provider;
         if (run?.canary) common[sc.ATTR_CANARY] = run.canary;
         this.#metrics.tokens.record(event.inputTokens, {
           ...common,
@@ -580,6 +585,17 @@ class TelemetryObserver implements BoundedTelemetry {
     if (this.#toolNames.size >= this.#maxToolNames) return '_other';
     this.#toolNames.add(tool);
     return tool;
+  }
+
+  /** Mapped once per provider string: a usage event comes with every model call. */
+  #providerName(provider: string): string {
+    let name = this.#providerNames.get(provider);
+    if (name === undefined) {
+      if (this.#providerNames.size >= 256) this.#providerNames.clear();
+      name = genAiProviderName(provider);
+      this.#providerNames.set(provider, name);
+    }
+    return name;
   }
 
   #stopReasonLabel(reason: string): string {
