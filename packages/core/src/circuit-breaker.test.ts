@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { ToolInputError } from './errors.js';
 import { createGovernor } from './governor.js';
 
 describe('circuit breaker', () => {
@@ -36,6 +37,34 @@ describe('circuit breaker', () => {
     expect(await attempt()).toBe('error');
     expect(await attempt()).toBe('error');
     expect(await attempt()).toBe('circuit_open:crm.read');
+  });
+
+  it("does not count a call whose input was at fault (ToolInputError) against the tool's health", async () => {
+    const governor = createGovernor({
+      policy: { circuit_breaker: { failure_threshold: 2, cooldown_seconds: 60 }, tools: { on_refusal: 'continue' } },
+    });
+    const badInput = async () => {
+      throw new ToolInputError('crm.read', 'id: expected a number');
+    };
+    for (let i = 0; i < 3; i++) {
+      const result = await governor.run({ agent: 'a' }, run => run.tool('crm.read', { id: 'x' }, badInput));
+      // The call still fails, with the error the tool gave.
+      expect(result).toMatchObject({
+        status: 'stopped',
+        stopReason: 'error',
+        detail: expect.stringContaining('expected a number'),
+      });
+    }
+    const healthy = await governor.run({ agent: 'a' }, run => run.tool('crm.read', { id: 1 }, async () => 'ok'));
+    expect(healthy).toMatchObject({ status: 'ok', output: 'ok' });
+    // Real failures still open it.
+    const broken = async () => {
+      throw new Error('503');
+    };
+    await governor.run({ agent: 'a' }, run => run.tool('crm.read', { id: 2 }, broken));
+    await governor.run({ agent: 'a' }, run => run.tool('crm.read', { id: 3 }, broken));
+    const refused = await governor.run({ agent: 'a' }, run => run.tool('crm.read', { id: 4 }, async () => 'ok'));
+    expect(refused).toMatchObject({ status: 'stopped', stopReason: 'circuit_open:crm.read' });
   });
 
   it('half-open, lets one trial call through, not every call waiting for the cool-down to end', async () => {

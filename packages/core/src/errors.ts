@@ -101,6 +101,25 @@ export class ToolRefusedError extends BoundedError {
   }
 }
 
+/**
+ * Throw from a tool's `execute` when the call's input, not the tool, was at fault (the framework's own schema refused
+ * the model's arguments). The call fails as any failure does, but the circuit breaker does not count it: a model that
+ * keeps sending bad arguments must not open the circuit of a healthy tool for every run.
+ */
+export class ToolInputError extends BoundedError {
+  readonly tool: string;
+
+  constructor(tool: string, message: string, options?: { cause?: unknown }) {
+    super('TOOL_INPUT_INVALID', message, options);
+    this.name = 'ToolInputError';
+    this.tool = tool;
+  }
+
+  static is(error: unknown): error is ToolInputError {
+    return BoundedError.isInstance(error) && error.code === 'TOOL_INPUT_INVALID';
+  }
+}
+
 /** The same idempotency key was used with different arguments: a bug in the caller, never silently merged. */
 export class IdempotencyConflictError extends BoundedError {
   readonly key: string;

@@ -35,6 +35,7 @@ export {
   IdempotencyCrashedError,
   PolicyError,
   StopError,
+  ToolInputError,
   ToolRefusedError,
   UsageError,
 } from './errors.js';

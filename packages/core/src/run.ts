@@ -6,6 +6,7 @@ import {
   IdempotencyConflictError,
   IdempotencyCrashedError,
   StopError,
+  ToolInputError,
   ToolRefusedError,
   UsageError,
 } from './errors.js';
@@ -799,7 +800,8 @@ export class RunImpl implements ActiveRun {
       return;
     }
     const g = this.#g;
-    if (g.policy.circuit_breaker.enabled) {
+    // Bad arguments from the model say nothing about the tool's health.
+    if (g.policy.circuit_breaker.enabled && !ToolInputError.is(error)) {
       const cb = g.policy.circuit_breaker;
       g.stores.circuits.recordFailure(call.name, cb.failure_threshold, cb.cooldown_seconds * 1000, Date.now());
     }

@@ -449,6 +449,31 @@ describe('invocations that end abruptly', () => {
     expect(governor.stats().runsActive).toBe(0);
   });
 
+  it("does not let a model's invalid tool input open the tool's circuit for every run", async () => {
+    for (const handleToolErrors of [true, false]) {
+      const governor = createGovernor({
+        policy: { ...DESK, circuit_breaker: { failure_threshold: 2, cooldown_seconds: 60 } },
+      });
+      const { tools, ran } = deskTools();
+      const bad = (n: number) => call('kb_read', { id: `not a number ${n}` });
+      const agent = createAgent({
+        model: scripted(bad(1), bad(2), bad(3), call('kb_read', { id: 1 }), answer('found it')),
+        tools,
+        middleware: [boundedMiddleware(governor, { handleToolErrors })],
+      });
+      const state = await agent.invoke(question());
+      // The model read three schema errors and then made a good call, which ran: the circuit stayed closed.
+      const errors = state.messages.filter(m => ToolMessage.isInstance(m) && m.status === 'error');
+      expect(errors, `handleToolErrors: ${handleToolErrors}`).toHaveLength(3);
+      expect(String(errors[0]!.content)).toContain('kb_read');
+      expect(ran.kb_read).toBe(1);
+      expect(boundedRun(state)).toMatchObject({ status: 'ok' });
+      // A later run may call the tool too.
+      const again = await governor.run({ agent: 'desk' }, run => run.tool('kb_read', { id: 2 }, async () => 'ok'));
+      expect(again.status).toBe('ok');
+    }
+  });
+
   it('keeps one run for an invocation whose model sends a tool input that does not fit the schema', async () => {
     const results: RunResult<unknown>[] = [];
     const governor = createGovernor({ policy: { ...DESK, budgets: { max_tool_calls: 2 } } });

@@ -7,6 +7,7 @@ import {
   StopError,
   type StopReason,
   stricterBudgets,
+  ToolInputError,
   ToolRefusedError,
   UsageError,
 } from '@bounded/core';
@@ -112,6 +113,20 @@ class ToolFailure extends Error {
   }
 }
 
+/**
+ * The tool's schema refused the model's arguments (LangChain's ToolInvocationError): a failure of the call that the
+ * circuit breaker does not count against the tool. Carries the message for the model, or (`handleToolErrors: false`)
+ * the original error as `cause`, for LangChain's own handling.
+ */
+class ToolInputFailure extends ToolInputError {
+  readonly result: ToolMessage | undefined;
+
+  constructor(tool: string, error: Error, result: ToolMessage | undefined) {
+    super(tool, error.message, { cause: error });
+    this.result = result;
+  }
+}
+
 // One Governance per middleware instance: the invocations it governs are kept by LangGraph's per-run object
 // (`config.control`), so parallel invocations never share a run and nothing outlives its invocation.
 class Governance {
@@ -206,12 +221,14 @@ class Governance {
           call.id ? { callId: call.id } : undefined,
         ),
       );
-    } catch (error) {
+    } catch (caught) {
       invocation.active--;
-      if (error instanceof ToolFailure) {
+      let error = caught;
+      if (error instanceof ToolFailure || (error instanceof ToolInputFailure && error.result)) {
         invocation.idle();
-        return error.result;
+        return error.result!;
       }
+      if (error instanceof ToolInputFailure) error = error.cause;
       if (ToolRefusedError.is(error)) {
         invocation.idle();
         return refusedToolMessage(call, error.reason, error.detail);
@@ -277,7 +294,15 @@ class Governance {
         return result;
       },
       (error: unknown) => {
-        if (isBubbleUp(error) || !this.#handleToolErrors) throw error;
+        if (isBubbleUp(error)) throw error;
+        if (isToolInvocationError(error)) {
+          throw new ToolInputFailure(
+            call.name,
+            error,
+            this.#handleToolErrors ? toolErrorMessage(call, error) : undefined,
+          );
+        }
+        if (!this.#handleToolErrors) throw error;
         throw new ToolFailure(toolErrorMessage(call, error));
       },
     );
