@@ -67,6 +67,31 @@ describe('circuit breaker', () => {
     expect(refused).toMatchObject({ status: 'stopped', stopReason: 'circuit_open:crm.read' });
   });
 
+  it('a half-open trial whose input was at fault lets the next call be the trial, not wait another cool-down', async () => {
+    const governor = createGovernor({
+      policy: { circuit_breaker: { failure_threshold: 1, cooldown_seconds: 0.05 }, tools: { on_refusal: 'continue' } },
+    });
+    const attempt = (execute: () => Promise<string>) =>
+      governor
+        .run({ agent: 'a' }, run => run.tool('crm.read', { n: Math.random() }, execute))
+        .then(r => (r.status === 'ok' ? 'ok' : r.stopReason));
+    expect(
+      await attempt(async () => {
+        throw new Error('503');
+      }),
+    ).toBe('error');
+    expect(await attempt(async () => 'ok')).toBe('circuit_open:crm.read');
+    await sleep(60);
+    expect(
+      await attempt(async () => {
+        throw new ToolInputError('crm.read', 'id: expected a number');
+      }),
+    ).toBe('error');
+    // The trial said nothing of the tool: the next call is the trial, and closes the circuit.
+    expect(await attempt(async () => 'ok')).toBe('ok');
+    expect(await attempt(async () => 'ok')).toBe('ok');
+  });
+
   it('half-open, lets one trial call through, not every call waiting for the cool-down to end', async () => {
     const governor = createGovernor({
       policy: { circuit_breaker: { failure_threshold: 1, cooldown_seconds: 0.05 }, tools: { on_refusal: 'continue' } },

@@ -118,7 +118,7 @@ export interface UsageEvent extends EventBase {
   readonly type: 'usage';
   readonly model: string | undefined;
   /** Who served the model, as the framework names it (see `UsageInput.provider`). */
-  readonly provider: string | undefined;
+  readonly provider?: string | undefined;
   readonly inputTokens: number;
   readonly outputTokens: number;
   readonly costUsd: number;

@@ -800,10 +800,11 @@ export class RunImpl implements ActiveRun {
       return;
     }
     const g = this.#g;
-    // Bad arguments from the model say nothing about the tool's health.
-    if (g.policy.circuit_breaker.enabled && !ToolInputError.is(error)) {
+    if (g.policy.circuit_breaker.enabled) {
       const cb = g.policy.circuit_breaker;
-      g.stores.circuits.recordFailure(call.name, cb.failure_threshold, cb.cooldown_seconds * 1000, Date.now());
+      // Bad arguments from the model say nothing about the tool's health: neither a failure nor a trial's answer.
+      if (ToolInputError.is(error)) g.stores.circuits.releaseTrial?.(call.name);
+      else g.stores.circuits.recordFailure(call.name, cb.failure_threshold, cb.cooldown_seconds * 1000, Date.now());
     }
     this.#toolEnd(call, 'error', errorMessage(error), undefined);
     call.reject!(error);

@@ -217,7 +217,7 @@ class Governance {
         run.tool(
           name,
           call.args ?? {},
-          (args, context) => this.#execute(request, handler, args, context.signal),
+          (args, context) => this.#execute(name, request, handler, args, context.signal),
           call.id ? { callId: call.id } : undefined,
         ),
       );
@@ -268,6 +268,7 @@ class Governance {
   }
 
   #execute(
+    name: string,
     request: ToolRequestLike,
     handler: ToolHandler,
     args: unknown,
@@ -296,11 +297,7 @@ class Governance {
       (error: unknown) => {
         if (isBubbleUp(error)) throw error;
         if (isToolInvocationError(error)) {
-          throw new ToolInputFailure(
-            call.name,
-            error,
-            this.#handleToolErrors ? toolErrorMessage(call, error) : undefined,
-          );
+          throw new ToolInputFailure(name, error, this.#handleToolErrors ? toolErrorMessage(call, error) : undefined);
         }
         if (!this.#handleToolErrors) throw error;
         throw new ToolFailure(toolErrorMessage(call, error));

@@ -11,7 +11,9 @@ describe('genAiProviderName', () => {
       'google.generative-ai': 'gcp.gemini',
       'google.vertex.chat': 'gcp.vertex_ai',
       'amazon-bedrock': 'aws.bedrock',
-      'azure-openai.chat': 'azure.ai.openai',
+      'azure.chat': 'azure.ai.openai',
+      'azure.responses': 'azure.ai.openai',
+      'vertex.anthropic.messages': 'gcp.vertex_ai',
       'mistral.chat': 'mistral_ai',
       'xai.chat': 'x_ai',
       'groq.chat': 'groq',
@@ -21,7 +23,9 @@ describe('genAiProviderName', () => {
       'google-genai': 'gcp.gemini',
       'google-vertexai': 'gcp.vertex_ai',
       bedrock: 'aws.bedrock',
-      bedrock_converse: 'aws.bedrock',
+      'bedrock-converse': 'aws.bedrock',
+      google: 'gcp.gen_ai',
+      azure_openai: 'azure.ai.openai',
       mistralai: 'mistral_ai',
       deepseek: 'deepseek',
     };
@@ -29,8 +33,10 @@ describe('genAiProviderName', () => {
       expect([given, genAiProviderName(given)]).toEqual([given, expected]);
   });
 
-  it('keeps an unknown name that looks like one, lowercased, and calls anything else _OTHER', () => {
+  it('keeps an unknown name that looks like one, lowercased and without an API suffix; anything else is _OTHER', () => {
     expect(genAiProviderName('Ollama')).toBe('ollama');
+    // The AI SDK's `ollama.chat` and LangChain's `ollama` are one provider.
+    expect(genAiProviderName('ollama.chat')).toBe('ollama');
     expect(genAiProviderName('mock-provider')).toBe('mock-provider');
     // A prefix alone is not a match: `openaiish` is not OpenAI.
     expect(genAiProviderName('openaiish')).toBe('openaiish');

@@ -184,6 +184,25 @@ describe('spans', () => {
     expect(parentOf(after!)).toBe(idOf(one('invoke_agent planner')));
   });
 
+  it("nests a call made under a span the tool started (an HTTP client's) under that span", async () => {
+    const { governor: g } = governor({});
+    const app = provider.getTracer('app');
+    await g.run({ agent: 'planner' }, async run => {
+      await run.tool('plan.make', {}, () =>
+        app.startActiveSpan('GET https://kb.internal', async http => {
+          try {
+            return await run.tool('kb.read', { id: 1 }, async () => 'article');
+          } finally {
+            http.end();
+          }
+        }),
+      );
+    });
+    const http = one('GET https://kb.internal');
+    expect(parentOf(http)).toBe(idOf(one('execute_tool plan.make')));
+    expect(parentOf(one('execute_tool kb.read'))).toBe(idOf(http));
+  });
+
   it('a denied call still gets a span, marked denied; the run span carries the stop reason and a stop event', async () => {
     const { governor: g } = governor({ tools: { allow: ['kb.read'] } });
     let ran = 0;

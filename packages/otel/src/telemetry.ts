@@ -112,6 +112,11 @@ interface RunState {
   readonly span: Span;
   readonly ctx: Context;
   readonly tools: ToolCalls;
+  /**
+   * The run's context marked as the inside of one of its tools: a tool span's context is made from it, so the mark
+   * reaches everything under the tool (an HTTP span the tool starts, and a call made under that) at no extra copy.
+   */
+  readonly toolCtx: Context;
   /** approvalId -> the call waiting for it and the tool label its pending count was added under. */
   readonly pendingApprovals: Map<string, { readonly callId: string; readonly tool: string }>;
   readonly agent: string;
@@ -359,10 +364,12 @@ class TelemetryObserver implements BoundedTelemetry {
     // a run span would end before its last tool span.
     const span = this.#tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, startTime: epochNow() }, parent);
     if (this.#runs.size >= this.#maxOpenRuns) this.#evictOldest();
+    const runCtx = trace.setSpan(parent, span);
     this.#runs.set(event.runId, {
       span,
-      ctx: trace.setSpan(parent, span),
+      ctx: runCtx,
       tools: new ToolCalls(),
+      toolCtx: runCtx.setValue(TOOL_OF_RUN, event.runId),
       pendingApprovals: new Map(),
       agent: event.agent,
       mode: event.mode,
@@ -468,14 +475,14 @@ class TelemetryObserver implements BoundedTelemetry {
     );
     state.span = span;
     // Work inside the tool nests under its span; a span that records nothing (not sampled, no SDK) needs no context.
-    if (span.isRecording()) state.ctx = trace.setSpan(state.parent, span).setValue(TOOL_OF_RUN, start.runId);
+    if (span.isRecording()) state.ctx = trace.setSpan(state.parent, span);
     return span;
   }
 
   /** A call made inside another tool of the same run (a tool that calls tools) nests under that tool's span. */
   #toolParent(run: RunState, runId: string): Context {
     const active = context.active();
-    return active.getValue(TOOL_OF_RUN) === runId ? active : run.ctx;
+    return active.getValue(TOOL_OF_RUN) === runId ? active : run.toolCtx;
   }
 
   #toolEnd(event: ToolEndEvent): void {

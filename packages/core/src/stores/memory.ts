@@ -137,6 +137,8 @@ interface CircuitState {
   failures: number;
   openUntil: number;
   cooldownMs: number;
+  /** A half-open trial call is out. */
+  trial: boolean;
 }
 
 /** Circuit-breaker state for one process. */
@@ -152,6 +154,7 @@ export class MemoryCircuitStore implements CircuitStore {
     // Half-open: this call is the trial. The others are refused until its outcome closes the circuit (a success)
     // or opens it again (a failure); a trial that never answers lets another through after one more cool-down.
     state.openUntil = now + state.cooldownMs;
+    state.trial = true;
     return 0;
   }
 
@@ -162,14 +165,22 @@ export class MemoryCircuitStore implements CircuitStore {
   recordFailure(tool: string, threshold: number, cooldownMs: number, now: number): number {
     let state = this.#circuits.get(tool);
     if (!state) {
-      state = { failures: 0, openUntil: 0, cooldownMs };
+      state = { failures: 0, openUntil: 0, cooldownMs, trial: false };
       this.#circuits.set(tool, state);
     }
     state.cooldownMs = cooldownMs;
+    state.trial = false;
     state.failures++;
     // Opens on the threshold-th consecutive failure; a failure while half-open (count still past it) re-opens.
     if (state.failures >= threshold) state.openUntil = now + cooldownMs;
     return state.openUntil > now ? state.openUntil : 0;
+  }
+
+  releaseTrial(tool: string): void {
+    const state = this.#circuits.get(tool);
+    if (!state?.trial) return;
+    state.trial = false;
+    state.openUntil = Date.now();
   }
 }
 

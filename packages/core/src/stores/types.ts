@@ -58,6 +58,11 @@ export interface CircuitStore {
   recordSuccess(tool: string): void;
   /** Returns the epoch ms until which the circuit is now open (0 while still closed). */
   recordFailure(tool: string, threshold: number, cooldownMs: number, now: number): number;
+  /**
+   * A call ended that says nothing of the tool's health (its input was at fault: `ToolInputError`). When it was the
+   * half-open trial, the next call may be the trial at once, rather than after another cool-down.
+   */
+  releaseTrial?(tool: string): void;
 }
 
 /** One counter to check and add to in a cross-run limit. */
