@@ -61,6 +61,8 @@ describe('bounded', () => {
       expect(code).toBe(0);
       expect(stdout).toBe(`${manifest.version}\n`);
     }
+    const json = await cli(['--version', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({ ok: true, version: manifest.version });
   });
 
   it('with no arguments prints the help on stderr and exits 2', async () => {

@@ -136,7 +136,7 @@ Colors are used only on a terminal, never with NO_COLOR set.
 Examples
   bounded validate examples/policies/default.yaml
   bounded explain examples/policies/default.yaml --tool payments.refund --args '{"amount": 20}'
-  bounded mine --jaeger http://127.0.0.1:16686 --service support-desk --since 24h
+  bounded mine --jaeger http://127.0.0.1:16686 --service bounded-demo --since 24h
   bounded golden run suite.yaml --baseline baseline.yaml --candidate candidate.yaml
   bounded report audit.jsonl --html runs.html
   bounded kill --agent support-agent --reason "runaway spend"`;
@@ -157,7 +157,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     return EXIT.ok;
   }
   if (first === '-v' || first === '--version') {
-    writeLines(io.stdout, [cliVersion()]);
+    if (wantsJson(rest)) writeJson(io.stdout, { ok: true, version: cliVersion() });
+    else writeLines(io.stdout, [cliVersion()]);
     return EXIT.ok;
   }
   if (first === 'help') return help(rest, io);

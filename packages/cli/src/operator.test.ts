@@ -211,8 +211,13 @@ describe.skipIf(!url)('kill, revive and approvals against runs in another proces
     expect((await cli('kill', '--global', '--agent', 'x', '--redis', url!)).stderr).toContain('name one target');
     expect((await cli('approvals', 'approve', 'abc', '--redis', url!)).stderr).toContain('approve needs --by <who>');
     const noSecret = captureIo({ env: {} });
-    expect(await runCli(['approvals', 'list', '--redis', url!], noSecret.io)).toBe(2);
+    expect(await runCli(['approvals', 'approve', 'abc', '--by', 'bob', '--redis', url!], noSecret.io)).toBe(2);
     expect(noSecret.stderr()).toContain('no signing secret: set BOUNDED_APPROVAL_SECRET');
+    // Looking needs no secret.
+    const lister = captureIo({ env: {} });
+    const emptyPrefix = `bounded-test-${randomUUID().slice(0, 8)}:`;
+    expect(await runCli(['approvals', 'list', '--redis', url!, '--prefix', emptyPrefix], lister.io)).toBe(0);
+    expect(lister.stdout()).toContain('no write is waiting for approval');
     const down = await cli('kill', '--global', '--redis', 'redis://127.0.0.1:1');
     expect(down.code).toBe(6);
     expect(down.stderr).toContain('cannot reach Redis');

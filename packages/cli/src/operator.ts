@@ -1,5 +1,5 @@
 import type { KillRecord, KillTarget, PendingApproval } from '@bounded/core';
-import { redisApprovals, redisStores, StoreUnavailableError } from '@bounded/redis';
+import { pendingApprovals, redisApprovals, redisStores, StoreUnavailableError } from '@bounded/redis';
 import { CliUsageError, parseCommandArgs } from './args.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { type CliIo, columns, createStyle, useColor, writeJson, writeLines } from './io.js';
@@ -82,20 +82,22 @@ Usage
   bounded approvals reject <id> --by <who> [--reason <text>] [options]
 
 An id may be shortened to a prefix that names one waiting request. Decisions are signed with the
-queue's secret (HMAC), read from an environment variable, never from the command line.
+queue's secret (HMAC), read from an environment variable, never from the command line; listing
+needs no secret.
 
 Options
   --by <who>          Who decides (recorded in the audit log and on the tool's span)
   --reason <text>     Why
   --secret-env <VAR>  The variable holding the signing secret (default BOUNDED_APPROVAL_SECRET)
-${REDIS_HELP}
+  --redis <url>       Redis (default: REDIS_URL), e.g. redis://127.0.0.1:6379
+  --prefix <p>        The key prefix the governors use (default bounded:)
   --json              Print one JSON document
   -h, --help          Show this help
 
 Exit codes
   0  listed, or decided
   1  no waiting request has that id (decided already, timed out, or never made)
-  2  usage error (a missing --by, an id that names several requests, no secret)
+  2  usage error (a missing --by, an id that names several requests, no secret to decide with)
   6  Redis cannot be reached`;
 
 function redisUrl(values: Readonly<Record<string, unknown>>, io: CliIo): string {
@@ -286,14 +288,30 @@ export async function approvalsCommand(argv: readonly string[], io: CliIo): Prom
     if (typeof values.by !== 'string' || values.by === '')
       throw new CliUsageError(`${verb} needs --by <who>: a decision names who made it`);
   }
+  const url = redisUrl(values, io);
+  const prefix = typeof values.prefix === 'string' ? values.prefix : undefined;
+  if (verb === 'list') {
+    // Looking needs no secret; only deciding does.
+    return withRedis(
+      io,
+      'approvals',
+      json,
+      async () => ({ close: async () => {} }),
+      async () => {
+        const pending = await pendingApprovals({ url, connectTimeoutMs: 3000, ...(prefix ? { prefix } : {}) });
+        if (json) writeJson(io.stdout, { ok: true, pending });
+        else if (pending.length === 0) writeLines(io.stdout, ['no write is waiting for approval']);
+        else writeLines(io.stdout, formatPending(pending));
+        return EXIT.ok;
+      },
+    );
+  }
   const secretVar = typeof values['secret-env'] === 'string' ? values['secret-env'] : 'BOUNDED_APPROVAL_SECRET';
   const secret = io.env?.[secretVar];
   if (!secret)
     throw new CliUsageError(
-      `no signing secret: set ${secretVar} (the queue's secret; --secret-env names another variable)`,
+      `no signing secret: set ${secretVar} (the queue's secret, which signs decisions; --secret-env names another variable)`,
     );
-  const url = redisUrl(values, io);
-  const prefix = typeof values.prefix === 'string' ? values.prefix : undefined;
   const style = createStyle(useColor(io.stdout, io.env));
   return withRedis(
     io,
@@ -310,12 +328,6 @@ export async function approvalsCommand(argv: readonly string[], io: CliIo): Prom
     },
     async queue => {
       const pending = await queue.pending();
-      if (verb === 'list') {
-        if (json) writeJson(io.stdout, { ok: true, pending });
-        else if (pending.length === 0) writeLines(io.stdout, ['no write is waiting for approval']);
-        else writeLines(io.stdout, formatPending(pending));
-        return EXIT.ok;
-      }
       const matches = pending.filter(p => p.id === id || p.id.startsWith(id!));
       if (matches.length > 1 && !matches.some(p => p.id === id)) {
         throw new CliUsageError(

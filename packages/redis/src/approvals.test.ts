@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createGovernor, type PendingApproval } from '@bounded/core';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { type RedisApprovalQueue, redisApprovals } from './approvals.js';
+import { pendingApprovals, type RedisApprovalQueue, redisApprovals } from './approvals.js';
 import { RedisStoreOptionsError } from './errors.js';
 import { type RefusedDecision, signDecision } from './index.js';
 import { requestDigest } from './signing.js';
@@ -52,6 +52,8 @@ describeWithRedis('RedisApprovalQueue', url => {
     const { pending, result, executions } = await startWrite();
     expect(pending).toMatchObject({ agent: 'billing', tenant: 'acme', tool: 'payments.refund', args: { cents: 4200 } });
     expect(await admin.pending()).toEqual([pending]);
+    // Listing needs no secret.
+    expect(await pendingApprovals({ url, prefix })).toEqual([pending]);
     expect(await admin.approve(pending.id, { by: 'alice@example.com', reason: 'ticket 881' })).toEqual({ ok: true });
     expect(await result).toMatchObject({ status: 'ok', output: 1, usage: { decisions: { approved: 1 } } });
     expect(executions()).toBe(1);

@@ -127,17 +127,9 @@ export class RedisApprovalQueue implements Approver {
 
   /** Requests still waiting, in every process, oldest first. Expired leftovers (their process died) are dropped. */
   async pending(): Promise<PendingApproval[]> {
-    const entries = await guarded(this.#connection.client.hgetall(this.#pendingKey()));
-    const now = Date.now();
-    const live: PendingApproval[] = [];
-    const stale: string[] = [];
-    for (const [id, text] of Object.entries(entries)) {
-      const pending = JSON.parse(text) as PendingApproval;
-      if (pending.expiresAt < now) stale.push(id);
-      else live.push(pending);
-    }
+    const { live, stale } = await readPending(this.#connection);
     if (stale.length > 0) await guarded(this.#connection.client.hdel(this.#pendingKey(), ...stale));
-    return live.sort((a, b) => a.requestedAt - b.requestedAt);
+    return live;
   }
 
   /** Called for every new request in any process (to notify a person). Returns an unsubscribe function. */
@@ -271,6 +263,7 @@ export class RedisApprovalQueue implements Approver {
     this.#timer = undefined;
   }
 
+  /** Read also by `readPending`. */
   #pendingKey(): string {
     return `${this.#connection.prefix}approvals`;
   }
@@ -281,6 +274,33 @@ export class RedisApprovalQueue implements Approver {
 
   #channel(): string {
     return `${this.#connection.prefix}approvals`;
+  }
+}
+
+/** The waiting requests, oldest first, and the ids of those past their timeout. */
+async function readPending(connection: RedisConnection): Promise<{ live: PendingApproval[]; stale: string[] }> {
+  const entries = await guarded(connection.client.hgetall(`${connection.prefix}approvals`));
+  const now = Date.now();
+  const live: PendingApproval[] = [];
+  const stale: string[] = [];
+  for (const [id, text] of Object.entries(entries)) {
+    const pending = JSON.parse(text) as PendingApproval;
+    if (pending.expiresAt < now) stale.push(id);
+    else live.push(pending);
+  }
+  return { live: live.sort((a, b) => a.requestedAt - b.requestedAt), stale };
+}
+
+/**
+ * The writes waiting for a decision, oldest first, read once. Listing needs no signing secret (deciding does, through
+ * `redisApprovals`): an operator can see what waits without holding the key that approves it.
+ */
+export async function pendingApprovals(options: RedisConnectionOptions): Promise<PendingApproval[]> {
+  const connection = await RedisConnection.open(options);
+  try {
+    return (await readPending(connection)).live;
+  } finally {
+    await connection.close();
   }
 }
 

@@ -1,6 +1,6 @@
 export { RedisAdmissionStore } from './admission.js';
 export type { DecideResult, RedisApprovalsOptions, RefusedDecision } from './approvals.js';
-export { RedisApprovalQueue, redisApprovals } from './approvals.js';
+export { pendingApprovals, RedisApprovalQueue, redisApprovals } from './approvals.js';
 export type { RedisConnectionOptions } from './connection.js';
 export { failFastRedisOptions } from './connection.js';
 export { RedisStoreOptionsError, StoreUnavailableError } from './errors.js';
