@@ -46,7 +46,7 @@ ${REDIS_HELP}
 Exit codes
   0  thrown (or listed)
   2  usage error
-  6  Redis cannot be reached
+  6  Redis cannot be reached, or refused the command (an ACL, a password)
 
 Example
   bounded kill --agent support-agent --reason "runaway spend" --by oncall`;
@@ -65,7 +65,7 @@ ${REDIS_HELP}
 Exit codes
   0  revived (or there was nothing to revive: said so)
   2  usage error
-  6  Redis cannot be reached`;
+  6  Redis cannot be reached, or refused the command (an ACL, a password)`;
 
 export const APPROVALS_OPTIONS = {
   ...REDIS_OPTIONS,
@@ -98,7 +98,7 @@ Exit codes
   0  listed, or decided
   1  no waiting request has that id (decided already, timed out, or never made)
   2  usage error (a missing --by, an id that names several requests, no secret to decide with)
-  6  Redis cannot be reached`;
+  6  Redis cannot be reached, or refused the command (an ACL, a password)`;
 
 function redisUrl(values: Readonly<Record<string, unknown>>, io: CliIo): string {
   const url = typeof values.redis === 'string' ? values.redis : io.env?.REDIS_URL;
@@ -135,7 +135,7 @@ function describeTarget(target: KillTarget): string {
       : `run ${target.runId}`;
 }
 
-/** Runs `fn` with the Redis stores, closing them after; Redis being down is exit 6. */
+/** Runs `fn` with the Redis stores, closing them after; Redis being down, or refusing us, is exit 6. */
 async function withRedis<T>(
   io: CliIo,
   command: string,
@@ -149,8 +149,14 @@ async function withRedis<T>(
     return await fn(handle);
   } catch (error) {
     if (!isUnavailable(error)) throw error;
-    const message = `cannot reach Redis: ${(error as Error).message}`;
-    if (json) writeJson(io.stdout, { ok: false, error: { code: 'redis_unreachable', message } });
+    const detail = (error as Error).message;
+    // Reached, but turned away (an ACL without the command, a wrong password): say that, not "cannot reach".
+    const refused = /NOPERM|WRONGPASS|NOAUTH/.test(detail);
+    const message = refused
+      ? `Redis refused: ${detail.replace(/^Redis unavailable: /, '')}`
+      : `cannot reach Redis: ${detail}`;
+    const code = refused ? 'redis_refused' : 'redis_unreachable';
+    if (json) writeJson(io.stdout, { ok: false, error: { code, message } });
     else writeLines(io.stderr, [`bounded ${command}: ${message}`]);
     return EXIT.unreachable;
   } finally {

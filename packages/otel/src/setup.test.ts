@@ -100,10 +100,15 @@ describe('setupTelemetry when the backend fails', () => {
     const port = await closedPort();
     const fixture = new URL('../fixtures/early-scrape.mjs', import.meta.url).pathname;
     const { stdout, stderr } = await run(process.execPath, [fixture, String(port)], {
-      env: { ...process.env, OTEL_LOG_LEVEL: '' },
+      // An empty BOUNDED_PROMETHEUS_HOST (a shell substitution that found nothing) is the default host.
+      env: { ...process.env, OTEL_LOG_LEVEL: '', BOUNDED_PROMETHEUS_HOST: '' },
       timeout: 60_000,
     });
-    expect(JSON.parse(stdout.trim())).toEqual({ status: 200, exportErrors: 0 });
+    expect(JSON.parse(stdout.trim())).toEqual({
+      status: 200,
+      exportErrors: 0,
+      url: `http://127.0.0.1:${port}/metrics`,
+    });
     expect(stderr).toBe('');
   }, 60_000);
 

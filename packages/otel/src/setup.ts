@@ -102,7 +102,8 @@ export function setupTelemetry(options: SetupTelemetryOptions = {}): Telemetry {
   const prometheusPort = options.prometheus?.port ?? numberFrom(env.BOUNDED_PROMETHEUS_PORT);
   let prometheusUrl: string | undefined;
   if (prometheusPort !== undefined) {
-    const host = options.prometheus?.host ?? env.BOUNDED_PROMETHEUS_HOST ?? '127.0.0.1';
+    // An empty variable (a shell substitution that found nothing) means the default, not every address.
+    const host = options.prometheus?.host ?? (env.BOUNDED_PROMETHEUS_HOST || '127.0.0.1');
     const path = options.prometheus?.endpoint ?? '/metrics';
     metricReaders.push(new PrometheusExporter({ port: prometheusPort, host, endpoint: path }));
     prometheusUrl = `http://${host}:${prometheusPort}${path}`;

@@ -132,6 +132,22 @@ describeWithRedis('RedisApprovalQueue', url => {
     expect(await admin.pending()).toEqual([]);
   });
 
+  it('lists what waits for someone who may only read Redis (no secret, no scripts, no subscriptions)', async () => {
+    const { pending, result } = await startWrite();
+    const user = `viewer-${prefix.replace(/\W/g, '')}`;
+    await raw.call('ACL', 'SETUSER', user, 'on', '>viewer-pass', '~*', '+@read', '+@connection');
+    try {
+      const viewer = new URL(url);
+      viewer.username = user;
+      viewer.password = 'viewer-pass';
+      expect(await pendingApprovals({ url: viewer.href, prefix })).toEqual([pending]);
+    } finally {
+      await raw.call('ACL', 'DELUSER', user);
+    }
+    await admin.reject(pending.id, { by: 'alice' });
+    await result;
+  });
+
   it('refuses a signing secret shorter than 32 bytes', async () => {
     await expect(redisApprovals({ url, secret: 'too-short' })).rejects.toBeInstanceOf(RedisStoreOptionsError);
   });

@@ -1,5 +1,6 @@
 import type { ApprovalDecision, ApprovalRequest, Approver, PendingApproval } from '@bounded/core';
-import { guarded, RedisConnection, type RedisConnectionOptions } from './connection.js';
+import type { Redis } from 'ioredis';
+import { guarded, RedisConnection, type RedisConnectionOptions, readOnce } from './connection.js';
 import { DECIDE, DROP_DECISION } from './scripts.js';
 import { type DecisionRefusal, requestDigest, signDecision, signingKey, verifyDecision } from './signing.js';
 
@@ -127,7 +128,7 @@ export class RedisApprovalQueue implements Approver {
 
   /** Requests still waiting, in every process, oldest first. Expired leftovers (their process died) are dropped. */
   async pending(): Promise<PendingApproval[]> {
-    const { live, stale } = await readPending(this.#connection);
+    const { live, stale } = await readPending(this.#connection.client, this.#connection.prefix);
     if (stale.length > 0) await guarded(this.#connection.client.hdel(this.#pendingKey(), ...stale));
     return live;
   }
@@ -278,8 +279,8 @@ export class RedisApprovalQueue implements Approver {
 }
 
 /** The waiting requests, oldest first, and the ids of those past their timeout. */
-async function readPending(connection: RedisConnection): Promise<{ live: PendingApproval[]; stale: string[] }> {
-  const entries = await guarded(connection.client.hgetall(`${connection.prefix}approvals`));
+async function readPending(client: Redis, prefix: string): Promise<{ live: PendingApproval[]; stale: string[] }> {
+  const entries = await guarded(client.hgetall(`${prefix}approvals`));
   const now = Date.now();
   const live: PendingApproval[] = [];
   const stale: string[] = [];
@@ -295,13 +296,8 @@ async function readPending(connection: RedisConnection): Promise<{ live: Pending
  * The writes waiting for a decision, oldest first, read once. Listing needs no signing secret (deciding does, through
  * `redisApprovals`): an operator can see what waits without holding the key that approves it.
  */
-export async function pendingApprovals(options: RedisConnectionOptions): Promise<PendingApproval[]> {
-  const connection = await RedisConnection.open(options);
-  try {
-    return (await readPending(connection)).live;
-  } finally {
-    await connection.close();
-  }
+export function pendingApprovals(options: RedisConnectionOptions): Promise<PendingApproval[]> {
+  return readOnce(options, async (client, prefix) => (await readPending(client, prefix)).live);
 }
 
 /** Connects and subscribes; the queue is then an `approver` for `createGovernor`, and lists and decides requests. */
