@@ -92,6 +92,26 @@ describe('circuit breaker', () => {
     expect(await attempt(async () => 'ok')).toBe('ok');
   });
 
+  it('a half-open trial refused before it runs (over budget, say) gives the trial to the next call', async () => {
+    const governor = createGovernor({
+      policy: { circuit_breaker: { failure_threshold: 1, cooldown_seconds: 0.05 }, tools: { on_refusal: 'continue' } },
+    });
+    await governor.run({ agent: 'a' }, run =>
+      run.tool('crm.read', {}, async () => {
+        throw new Error('503');
+      }),
+    );
+    await sleep(60);
+    let ran = 0;
+    const overBudget = await governor.run({ agent: 'a', budgets: { max_tool_calls: 1 } }, async run => {
+      await run.tool('kb.read', {}, async () => 'fine');
+      return run.tool('crm.read', {}, async () => ++ran);
+    });
+    expect(overBudget).toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls' });
+    const healthy = await governor.run({ agent: 'a' }, run => run.tool('crm.read', {}, async () => ++ran));
+    expect(healthy).toMatchObject({ status: 'ok', output: 1 });
+  });
+
   it('half-open, lets one trial call through, not every call waiting for the cool-down to end', async () => {
     const governor = createGovernor({
       policy: { circuit_breaker: { failure_threshold: 1, cooldown_seconds: 0.05 }, tools: { on_refusal: 'continue' } },

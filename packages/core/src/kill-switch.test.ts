@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { BoundedEvent } from './events.js';
 import { createGovernor } from './governor.js';
-import { MemoryKillSwitchStore } from './stores/memory.js';
+import { MemoryIdempotencyStore, MemoryKillSwitchStore, MemoryLimitsStore } from './stores/memory.js';
 import type { ToolContext } from './types.js';
 
 const hang = (_args: unknown, ctx: ToolContext) =>
@@ -96,4 +96,65 @@ describe('kill switch', () => {
       status: 'ok',
     });
   });
+});
+
+describe('calls still being admitted when the run stops', () => {
+  const later = <T>(value: T) => sleep(5).then(() => value);
+  const slowSchema = {
+    '~standard': { version: 1 as const, vendor: 'test', validate: (value: unknown) => later({ value }) },
+  };
+  const memoryIdempotency = new MemoryIdempotencyStore();
+  const memoryLimits = new MemoryLimitsStore();
+  const cases = {
+    'an async argument schema': () => createGovernor({ policy: {}, tools: { 'crm.refund': { schema: slowSchema } } }),
+    'an idempotency store that answers later': () =>
+      createGovernor({
+        policy: { idempotency: { tools: ['crm.*'] } },
+        stores: {
+          idempotency: {
+            begin: (key, fingerprint, ttlMs) => later(memoryIdempotency.begin(key, fingerprint, ttlMs)),
+            complete: (key, value, ttlMs) => memoryIdempotency.complete(key, value, ttlMs),
+            release: key => memoryIdempotency.release(key),
+          },
+        },
+      }),
+    'a limits store that answers later': () =>
+      createGovernor({
+        policy: { limits: { per_agent: { tool_calls_per_hour: 1000 } } },
+        stores: {
+          limits: {
+            take: (requests, now) => later(memoryLimits.take(requests, now)),
+            add: (requests, now) => memoryLimits.add(requests, now),
+            used: (key, windowMs, sliding, now) => memoryLimits.used(key, windowMs, sliding, now),
+            acquire: (key, limit) => memoryLimits.acquire(key, limit),
+            releaseSlot: key => memoryLimits.releaseSlot(key),
+          },
+        },
+      }),
+  };
+
+  for (const [waitingOn, make] of Object.entries(cases)) {
+    it(`never starts the tool once the kill lands or the caller aborts: ${waitingOn}`, async () => {
+      for (const how of ['kill', 'abort'] as const) {
+        const governor = make();
+        const caller = new AbortController();
+        let ran = 0;
+        const result = governor.run({ agent: 'billing', signal: caller.signal }, run =>
+          run.tool('crm.refund', { id: `${how}-1` }, async () => ++ran),
+        );
+        await sleep(1);
+        if (how === 'kill') await governor.kill({ scope: 'agent', agent: 'billing' }, { reason: 'stop', by: 'oncall' });
+        else caller.abort();
+        expect(await result, `${waitingOn}, ${how}`).toMatchObject({ status: 'stopped', stopReason: 'killed' });
+        await sleep(20);
+        expect(ran, `${waitingOn}, ${how}`).toBe(0);
+        if (how === 'kill') await governor.revive({ scope: 'agent', agent: 'billing' });
+        // Nothing was left held (an idempotency lease, a reservation): the same call runs on the next run.
+        const again = await governor.run({ agent: 'billing' }, run =>
+          run.tool('crm.refund', { id: `${how}-1` }, async () => ++ran),
+        );
+        expect(again, `${waitingOn}, ${how}`).toMatchObject({ status: 'ok', output: 1 });
+      }
+    });
+  }
 });

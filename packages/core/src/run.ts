@@ -446,7 +446,8 @@ export class RunImpl implements ActiveRun {
       // 2. Circuit breaker: a tool that keeps failing is refused for a cool-down instead of hammered.
       if (policy.circuit_breaker.enabled) {
         const openUntil = g.stores.circuits.openUntil(name);
-        if (openUntil > 0) {
+        if (openUntil < 0) call.trial = true;
+        else if (openUntil > 0) {
           this.#refuseOrShadow(
             call,
             `circuit_open:${name}`,
@@ -463,7 +464,11 @@ export class RunImpl implements ActiveRun {
       if (rule.schema) {
         const result = rule.schema['~standard'].validate(args);
         if (result instanceof Promise) {
-          return result.then(r => this.#afterArgs(call, this.#checkedArgs(call, r, args), execute, options));
+          return result.then(r => {
+            // Not counted yet when the run stopped: any stop refuses it, a budget stop included.
+            if (this.#stop || this.#ended) throw this.#refuseLate(call, undefined);
+            return this.#afterArgs(call, this.#checkedArgs(call, r, args), execute, options);
+          });
         }
         return this.#afterArgs(call, this.#checkedArgs(call, result, args), execute, options);
       }
@@ -633,6 +638,9 @@ export class RunImpl implements ActiveRun {
     begun: Begun | undefined,
   ): Promise<R> {
     const rule = call.rule;
+    // Admission may have waited on a shared store. A call counted before a budget stop may still run, as one already
+    // running may finish; after a hard stop (kill, deadline, the caller's abort) or the run's end, nothing starts.
+    if (this.#workAborted || this.#ended) throw this.#refuseLate(call, begun?.key);
     // Admitted: it counts against the budgets from here on, whether it runs, replays or is refused by an approver.
     call.reserved = false;
     const needsApproval = rule.write && this.#g.policy.writes.require_approval;
@@ -721,6 +729,8 @@ export class RunImpl implements ActiveRun {
     approvedBy: string | undefined,
     idempotencyKey: string | undefined,
   ): Promise<R> {
+    // The same after an idempotency record or a person was waited for.
+    if (this.#workAborted || this.#ended) throw this.#refuseLate(call, idempotencyKey);
     const g = this.#g;
     const hub = g.hub;
     const name = call.name;
@@ -768,7 +778,8 @@ export class RunImpl implements ActiveRun {
       call.resolve = resolve as (value: unknown) => void;
       call.reject = reject;
     });
-    const stop = this.#stop;
+    // Read again: the tool itself may have stopped the run (TypeScript narrowed the field at the check above).
+    const stop = this.#stop as StopState | undefined;
     if (stop && this.#workAborted) {
       // Stopped while the tool started (it threw the kill switch, say): whatever it does next is nobody's to handle.
       pending.then(undefined, ignore);
@@ -803,8 +814,9 @@ export class RunImpl implements ActiveRun {
     if (g.policy.circuit_breaker.enabled) {
       const cb = g.policy.circuit_breaker;
       // Bad arguments from the model say nothing about the tool's health: neither a failure nor a trial's answer.
-      if (ToolInputError.is(error)) g.stores.circuits.releaseTrial?.(call.name);
-      else g.stores.circuits.recordFailure(call.name, cb.failure_threshold, cb.cooldown_seconds * 1000, Date.now());
+      if (ToolInputError.is(error)) {
+        if (call.trial) g.stores.circuits.releaseTrial?.(call.name);
+      } else g.stores.circuits.recordFailure(call.name, cb.failure_threshold, cb.cooldown_seconds * 1000, Date.now());
     }
     this.#toolEnd(call, 'error', errorMessage(error), undefined);
     call.reject!(error);
@@ -1311,6 +1323,23 @@ export class RunImpl implements ActiveRun {
     call.costUsd = 0;
   }
 
+  /**
+   * A call whose admission waited while the run stopped or ended: its tool never starts. The idempotency record it
+   * began is released and its reserved cost given back; on a stopped run it is refused with the run's stop reason.
+   */
+  #refuseLate(call: CallState, idempotencyKey: string | undefined): Error {
+    if (idempotencyKey !== undefined) {
+      const store = this.#g.stores.idempotency;
+      void settle(() => store.release(idempotencyKey));
+    }
+    if (!call.reserved && call.costUsd > 0) this.settleCost(call, 0);
+    const stop = this.#stop;
+    if (stop) return this.#refuse(call, stop.reason, 'run.stopped', `the run stopped first: ${stop.detail}`, true);
+    if (call.reserved) this.#unreserve(call);
+    this.#toolEnd(call, 'aborted', 'the run ended', undefined);
+    return new UsageError(`run.tool("${call.name}"): the run ended while the call waited to be admitted`);
+  }
+
   /** Refuses the call, or in shadow mode notes the first refusal and lets the call go on. */
   #refuseOrShadow(call: CallState, reason: StopReason, rule: string, detail: string): void {
     if (this.#shadow) {
@@ -1346,6 +1375,8 @@ export class RunImpl implements ActiveRun {
   }
 
   #toolEnd(call: CallState, outcome: ToolOutcome, error: string | undefined, result: unknown): void {
+    // A half-open trial refused before it ran (a budget, a rule, a replay) said nothing of the tool: give it back.
+    if (call.trial && !call.executed) this.#g.stores.circuits.releaseTrial?.(call.name);
     const hub = this.#g.hub;
     if (!hub.active) return;
     const limits = this.limits;
@@ -1466,6 +1497,8 @@ class ToolCall implements ToolContext {
   executed = false;
   /** Counted in the run's budgets but not admitted yet: a refusal before admission gives the count back. */
   reserved = false;
+  /** This call is the circuit's half-open trial: if it ends without running, the next call may be the trial. */
+  trial = false;
   /** In the run's list of running calls (see InFlight). */
   inFlight = false;
   prevInFlight: ToolCall | undefined = undefined;

@@ -155,7 +155,7 @@ export class MemoryCircuitStore implements CircuitStore {
     // or opens it again (a failure); a trial that never answers lets another through after one more cool-down.
     state.openUntil = now + state.cooldownMs;
     state.trial = true;
-    return 0;
+    return -1;
   }
 
   recordSuccess(tool: string): void {

@@ -53,7 +53,11 @@ export interface KillSwitchStore {
  * circuit is half-open: calls go through, one more failure re-opens it at once, a success closes it.
  */
 export interface CircuitStore {
-  /** Epoch ms until which the tool's circuit is open, or 0 when closed. Called on every tool call: keep it cheap. */
+  /**
+   * Epoch ms until which the tool's circuit is open, or 0 when closed. When the cool-down has passed, the one caller
+   * let through as the half-open trial gets -1 (a store that does not tell may return 0). Called on every tool call:
+   * keep it cheap.
+   */
   openUntil(tool: string): number;
   recordSuccess(tool: string): void;
   /** Returns the epoch ms until which the circuit is now open (0 while still closed). */
