@@ -88,6 +88,42 @@ describe.each<Mode>(['invoke', 'stream'])("approvals through LangGraph's interru
   });
 });
 
+describe('approvals on several threads at once', () => {
+  it("keeps each thread's deadline: another thread resuming the same call id does not refresh it", async () => {
+    const governor = createGovernor({
+      policy: {
+        tools: { allow: ['kb_*', 'crm_update'] },
+        writes: { tools: ['crm_*'], require_approval: true, approval_timeout_seconds: 0.05 },
+      },
+      approver: interruptApprover(),
+    });
+    const { tools, ran } = deskTools();
+    // Two agents whose models use the same call id, as providers numbering their calls per response do.
+    const agentOn = (customer: string) =>
+      createAgent({
+        model: scripted(call('crm_update', { customer, plan: 'pro' }, 'call_1'), answer('Done.')),
+        tools,
+        checkpointer: new MemorySaver(),
+        middleware: [boundedMiddleware(governor)],
+      });
+    const [a, b] = [agentOn('acme'), agentOn('globex')];
+    const threadA = { configurable: { thread_id: 'thread-a' } };
+    const threadB = { configurable: { thread_id: 'thread-b' } };
+    await a.invoke(question('Upgrade acme'), threadA);
+    await new Promise(resolve => setTimeout(resolve, 80));
+    // Thread B asks and is approved in time.
+    await b.invoke(question('Upgrade globex'), threadB);
+    const approvedB = await b.invoke(new Command({ resume: true }), threadB);
+    expect(boundedRun(approvedB)).toMatchObject({ status: 'ok' });
+    expect(ran.crm_update).toBe(1);
+    // Thread A's approval expired before B's came and went: A's late resume is still refused.
+    const lateA = await a.invoke(new Command({ resume: true }), threadA);
+    expect(boundedRun(lateA)).toMatchObject({ status: 'stopped', stopReason: 'approval_rejected:crm_update' });
+    expect(boundedRun(lateA)?.detail).toMatch(/expired/);
+    expect(ran.crm_update).toBe(1);
+  });
+});
+
 describe('resume values', () => {
   it('reads booleans, decisions and human-in-the-loop responses; anything else refuses', () => {
     expect(decisionOf(true, 'human')).toEqual({ approved: true, by: 'human' });

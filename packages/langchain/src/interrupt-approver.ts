@@ -1,5 +1,5 @@
 import type { ApprovalDecision, ApprovalRequest, Approver } from '@bounded/core';
-import { interrupt } from '@langchain/langgraph';
+import { getConfig, interrupt } from '@langchain/langgraph';
 
 /**
  * The value an interrupt carries: the shape of LangChain's `humanInTheLoopMiddleware` request (so a UI made for
@@ -68,7 +68,8 @@ export function interruptApprover(options: InterruptApproverOptions = {}): Appro
   return {
     name: 'interrupt',
     async request(request) {
-      const key = `${request.agent}\u0000${request.tool}\u0000${request.callId}`;
+      // Per thread: threads paused at once share agents, tools and (for calls without an id) call numbers.
+      const key = `${threadOf()}\u0000${request.agent}\u0000${request.tool}\u0000${request.callId}`;
       const asked = firstAsked.get(key) ?? request.requestedAt;
       const timeoutMs = request.expiresAt - request.requestedAt;
       const value: ApprovalInterrupt = {
@@ -110,6 +111,12 @@ export function interruptApprover(options: InterruptApproverOptions = {}): Appro
     },
     rethrows: isInterrupt,
   };
+}
+
+/** The LangGraph thread the approval is asked on ('' outside one). */
+function threadOf(): string {
+  const threadId = (getConfig() as { configurable?: { thread_id?: unknown } } | undefined)?.configurable?.thread_id;
+  return typeof threadId === 'string' || typeof threadId === 'number' ? String(threadId) : '';
 }
 
 function describe(request: ApprovalRequest): string {
