@@ -377,6 +377,29 @@ describe.each(SDKS)('$name', sdk => {
     expect(result!.text).toBe(done.text);
   });
 
+  it('counts the next model call after one that failed for good as a step: only a retry of it is free', async () => {
+    const governor = createGovernor({ policy: { budgets: { max_steps: 3 } } });
+    const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+    const { tools } = leadTools(sdk);
+    const broken = new sdk.Mock({
+      doGenerate: async () => {
+        throw new Error('provider 400: bad request');
+      },
+    });
+    const scripted = sdk.model([thrash(1), thrash(2), thrash(3), done]);
+    const run = await ai.start({ agent: AGENT });
+    await expect(
+      run.within(() => generateText({ ...run.settings({ model: broken }), prompt, maxRetries: 0 })),
+    ).rejects.toThrow('provider 400');
+    // The same run goes on with another call: two more steps fit max_steps 3, not three.
+    await run.within(() =>
+      generateText({ ...run.settings({ model: scripted, tools, stopWhen: sdk.ai.stepCountIs(5) }), prompt }),
+    );
+    const bounded = await run.end();
+    expect(bounded).toMatchObject({ status: 'stopped', stopReason: 'max_steps', usage: { steps: 3 } });
+    expect(scripted.doGenerateCalls).toHaveLength(2);
+  });
+
   it("governs a parent run's tools again in a child run, under the child's budgets", async () => {
     const governor = createGovernor({ policy: {} });
     const ai = boundedAI(governor, { toolNames: TOOL_NAMES });

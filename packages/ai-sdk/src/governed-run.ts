@@ -66,8 +66,11 @@ export class GovernedRun implements AIRun {
   readonly #originals = new Map<string, ToolLike>();
   /** Shadow mode only: `stopWhen` already counted the step the next model call would take. */
   #prepaidStep = false;
-  /** The last model call failed: the next one is the SDK retrying it, not a new step. */
-  #retrying = false;
+  /**
+   * Prompts of model calls that failed. The SDK retries a call with the same prompt array, and a new step (or a call
+   * running beside it, or the next `generateText` of the run) comes with another: only a retry is not a new step.
+   */
+  #failedPrompts: WeakSet<object> | undefined;
   /** Why the last model call failed, until one succeeds: the run ends with it if the SDK gives up. */
   #modelFailure: { readonly error: unknown } | undefined;
   /** The abort signal the caller gave the SDK (settings, or the first model call's). */
@@ -95,12 +98,14 @@ export class GovernedRun implements AIRun {
       },
       wrapGenerate: <R extends GenerateResultLike>(options: {
         readonly doGenerate: () => PromiseLike<R>;
+        readonly params: CallOptionsLike;
         readonly model: ModelInfo;
-      }) => this.#generate(options.doGenerate, options.model),
+      }) => this.#generate(options.doGenerate, options.model, options.params.prompt),
       wrapStream: <R extends StreamResultLike>(options: {
         readonly doStream: () => PromiseLike<R>;
+        readonly params: CallOptionsLike;
         readonly model: ModelInfo;
-      }) => this.#stream(options.doStream, options.model),
+      }) => this.#stream(options.doStream, options.model, options.params.prompt),
     };
     return this.#middleware;
   }
@@ -349,8 +354,16 @@ export class GovernedRun implements AIRun {
   callModel(model: LanguageModelLike, params: CallOptionsLike, stream: boolean): Promise<unknown> {
     const withSignal = this.#withRunSignal(params);
     return stream
-      ? this.#stream(modelCall(model, 'doStream', withSignal) as () => PromiseLike<StreamResultLike>, model)
-      : this.#generate(modelCall(model, 'doGenerate', withSignal) as () => PromiseLike<GenerateResultLike>, model);
+      ? this.#stream(
+          modelCall(model, 'doStream', withSignal) as () => PromiseLike<StreamResultLike>,
+          model,
+          params.prompt,
+        )
+      : this.#generate(
+          modelCall(model, 'doGenerate', withSignal) as () => PromiseLike<GenerateResultLike>,
+          model,
+          params.prompt,
+        );
   }
 
   /** The provider call aborts when the run stops (kill switch, deadline), as tools do. */
@@ -361,7 +374,7 @@ export class GovernedRun implements AIRun {
   }
 
   /** A step before each model call: the budgets, the deadline and the kill switch say whether it may happen. */
-  async #beforeModelCall(): Promise<Stop | undefined> {
+  async #beforeModelCall(prompt: unknown): Promise<Stop | undefined> {
     const run = this.run;
     const stopped = run.stopped;
     if (stopped) return stopped;
@@ -369,9 +382,8 @@ export class GovernedRun implements AIRun {
       this.#prepaidStep = false;
       return undefined;
     }
-    if (this.#retrying) {
+    if (typeof prompt === 'object' && prompt !== null && this.#failedPrompts?.delete(prompt)) {
       // The SDK retrying a failed call: the same step, but the kill switch and the deadline still hold.
-      this.#retrying = false;
       try {
         run.check();
       } catch (error) {
@@ -397,9 +409,13 @@ export class GovernedRun implements AIRun {
     return this.#spend;
   }
 
-  async #generate<R extends GenerateResultLike>(doGenerate: () => PromiseLike<R>, model: ModelInfo): Promise<R> {
+  async #generate<R extends GenerateResultLike>(
+    doGenerate: () => PromiseLike<R>,
+    model: ModelInfo,
+    prompt: unknown,
+  ): Promise<R> {
     const spec = model.specificationVersion;
-    const before = await this.#beforeModelCall();
+    const before = await this.#beforeModelCall(prompt);
     if (before) return stoppedResponse(spec, before) as R;
     let result: R | typeof STOPPED;
     try {
@@ -409,7 +425,7 @@ export class GovernedRun implements AIRun {
     } catch (error) {
       const stopped = this.run.stopped;
       if (stopped) return stoppedResponse(spec, stopped) as R;
-      throw this.#failed(error);
+      throw this.#failed(error, prompt);
     }
     if (result === STOPPED) return stoppedResponse(spec, this.run.stopped!) as R;
     this.#modelFailure = undefined;
@@ -418,9 +434,13 @@ export class GovernedRun implements AIRun {
     return result;
   }
 
-  async #stream<R extends StreamResultLike>(doStream: () => PromiseLike<R>, model: ModelInfo): Promise<R> {
+  async #stream<R extends StreamResultLike>(
+    doStream: () => PromiseLike<R>,
+    model: ModelInfo,
+    prompt: unknown,
+  ): Promise<R> {
     const spec = model.specificationVersion;
-    const before = await this.#beforeModelCall();
+    const before = await this.#beforeModelCall(prompt);
     if (before) return stoppedStream(spec, before) as unknown as R;
     let result: R | typeof STOPPED;
     try {
@@ -428,7 +448,7 @@ export class GovernedRun implements AIRun {
     } catch (error) {
       const stopped = this.run.stopped;
       if (stopped) return stoppedStream(spec, stopped) as unknown as R;
-      throw this.#failed(error);
+      throw this.#failed(error, prompt);
     }
     if (result === STOPPED) return stoppedStream(spec, this.run.stopped!) as unknown as R;
     this.#modelFailure = undefined;
@@ -454,8 +474,11 @@ export class GovernedRun implements AIRun {
   }
 
   /** Notes a failed model call (the SDK may retry it) and returns the error to throw. */
-  #failed(error: unknown): unknown {
-    this.#retrying = true;
+  #failed(error: unknown, prompt: unknown): unknown {
+    if (typeof prompt === 'object' && prompt !== null) {
+      this.#failedPrompts ??= new WeakSet();
+      this.#failedPrompts.add(prompt);
+    }
     this.#modelFailure = { error };
     return error;
   }

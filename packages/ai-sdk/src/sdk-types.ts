@@ -35,6 +35,8 @@ export type GovernedModel<M extends LanguageModelLike> = Pick<
 /** Call options as the middleware sees them; only the abort signal is touched. */
 export interface CallOptionsLike {
   readonly abortSignal?: AbortSignal | undefined;
+  /** The messages sent; the SDK sends the same array again when it retries a call. */
+  readonly prompt?: unknown;
 }
 
 /** A model call's result (`LanguageModelV3GenerateResult` / `V4GenerateResult`). */
