@@ -69,6 +69,9 @@ export class GovernedRun implements AIRun {
   /**
    * Prompts of model calls that failed. The SDK retries a call with the same prompt array, and a new step (or a call
    * running beside it, or the next `generateText` of the run) comes with another: only a retry is not a new step.
+   * ai@7's `streamText` builds the array again for each attempt, so there a retry counts as a step: counting one too
+   * many is the safe side, where matching prompts by content would let an application that retries the same prompt
+   * in a loop spend no step at all.
    */
   #failedPrompts: WeakSet<object> | undefined;
   /** Why the last model call failed, until one succeeds: the run ends with it if the SDK gives up. */

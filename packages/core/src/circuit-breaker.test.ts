@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ToolInputError } from './errors.js';
 import { createGovernor } from './governor.js';
+import { MemoryCircuitStore } from './stores/memory.js';
 
 describe('circuit breaker', () => {
   it('opens after consecutive failures, half-opens after the cool-down, closes on success', async () => {
@@ -110,6 +111,65 @@ describe('circuit breaker', () => {
     expect(overBudget).toMatchObject({ status: 'stopped', stopReason: 'max_tool_calls' });
     const healthy = await governor.run({ agent: 'a' }, run => run.tool('crm.read', {}, async () => ++ran));
     expect(healthy).toMatchObject({ status: 'ok', output: 1 });
+  });
+
+  it('a trial refused late leaves alone the trial handed out after it (the circuit stays shut meanwhile)', async () => {
+    const governor = createGovernor({
+      policy: {
+        circuit_breaker: { failure_threshold: 1, cooldown_seconds: 0.1 },
+        writes: { tools: ['crm.*'], require_approval: true },
+        tools: { on_refusal: 'continue' },
+      },
+      // A is rejected after a long look; the others are approved at once.
+      approver: {
+        request: async request =>
+          (request.args as { who: string }).who === 'A'
+            ? sleep(160).then(() => ({ approved: false, by: 'bob' }))
+            : { approved: true, by: 'bob' },
+      },
+    });
+    const started: string[] = [];
+    const write = (who: string, ms: number) =>
+      governor.run({ agent: 'a' }, run =>
+        run.tool('crm.write', { who }, async () => {
+          started.push(who);
+          await sleep(ms);
+          if (who === 'first') throw new Error('503');
+          return who;
+        }),
+      );
+    await write('first', 0);
+    await sleep(110);
+    const a = write('A', 0); // the trial, waiting on a person
+    await sleep(130);
+    const b = write('B', 200); // A's trial outlived the cool-down: B is the next trial, and runs
+    expect(await a).toMatchObject({ status: 'stopped', stopReason: 'approval_rejected:crm.write' });
+    const c = await write('C', 0);
+    expect(c).toMatchObject({ status: 'stopped', stopReason: 'circuit_open:crm.write' });
+    expect(await b).toMatchObject({ status: 'ok', output: 'B' });
+    expect(started).toEqual(['first', 'B']);
+  });
+
+  it('a store that does not say which call is the trial is still told of a call whose input was at fault', async () => {
+    const inner = new MemoryCircuitStore();
+    const released: unknown[][] = [];
+    const governor = createGovernor({
+      policy: { circuit_breaker: { failure_threshold: 1, cooldown_seconds: 60 } },
+      stores: {
+        circuits: {
+          openUntil: tool => Math.max(0, inner.openUntil(tool)),
+          recordSuccess: tool => inner.recordSuccess(tool),
+          recordFailure: (...args) => inner.recordFailure(...args),
+          releaseTrial: (...args) => void released.push(args),
+        },
+      },
+    });
+    await governor.run({ agent: 'a' }, run =>
+      run.tool('crm.read', {}, async () => {
+        throw new ToolInputError('crm.read', 'id: expected a number');
+      }),
+    );
+    expect(released).toEqual([['crm.read', undefined]]);
   });
 
   it('half-open, lets one trial call through, not every call waiting for the cool-down to end', async () => {

@@ -133,6 +133,39 @@ describe('calls still being admitted when the run stops', () => {
       }),
   };
 
+  it('gives back the cross-run spend a call took while it waited, when the run stops before it starts', async () => {
+    const limits = new MemoryLimitsStore();
+    const governor = createGovernor({
+      policy: {
+        limits: { per_agent: { usd_per_hour: 1 } },
+        pricing: { tools: { 'crm.*': 0.4 } },
+        tools: { on_refusal: 'continue' },
+      },
+      stores: {
+        limits: {
+          take: (requests, now) => later(limits.take(requests, now)),
+          add: (requests, now) => limits.add(requests, now),
+          used: (key, windowMs, sliding, now) => limits.used(key, windowMs, sliding, now),
+          acquire: (key, limit) => limits.acquire(key, limit),
+          releaseSlot: key => limits.releaseSlot(key),
+        },
+      },
+    });
+    const caller = new AbortController();
+    const stopped = governor.run({ agent: 'billing', signal: caller.signal }, run =>
+      run.tool('crm.refund', { id: 1 }, async () => 'refunded'),
+    );
+    await sleep(1);
+    caller.abort();
+    expect(await stopped).toMatchObject({ status: 'stopped', stopReason: 'killed' });
+    // $0.80 of the hour's $1 is still there: the stopped call's $0.40 came back.
+    const next = await governor.run({ agent: 'billing' }, async run => [
+      await run.tool('crm.refund', { id: 2 }, async () => 'refunded'),
+      await run.tool('crm.refund', { id: 3 }, async () => 'refunded'),
+    ]);
+    expect(next).toMatchObject({ status: 'ok', output: ['refunded', 'refunded'] });
+  });
+
   for (const [waitingOn, make] of Object.entries(cases)) {
     it(`never starts the tool once the kill lands or the caller aborts: ${waitingOn}`, async () => {
       for (const how of ['kill', 'abort'] as const) {

@@ -446,7 +446,7 @@ export class RunImpl implements ActiveRun {
       // 2. Circuit breaker: a tool that keeps failing is refused for a cool-down instead of hammered.
       if (policy.circuit_breaker.enabled) {
         const openUntil = g.stores.circuits.openUntil(name);
-        if (openUntil < 0) call.trial = true;
+        if (openUntil < 0) call.trial = -openUntil;
         else if (openUntil > 0) {
           this.#refuseOrShadow(
             call,
@@ -640,7 +640,10 @@ export class RunImpl implements ActiveRun {
     const rule = call.rule;
     // Admission may have waited on a shared store. A call counted before a budget stop may still run, as one already
     // running may finish; after a hard stop (kill, deadline, the caller's abort) or the run's end, nothing starts.
-    if (this.#workAborted || this.#ended) throw this.#refuseLate(call, begun?.key);
+    if (this.#workAborted || this.#ended) {
+      // Only a lease this call took is its to give back: `in_flight` or `conflict` means another call holds it.
+      throw this.#refuseLate(call, begun?.first?.status === 'acquired' ? begun.key : undefined);
+    }
     // Admitted: it counts against the budgets from here on, whether it runs, replays or is refused by an approver.
     call.reserved = false;
     const needsApproval = rule.write && this.#g.policy.writes.require_approval;
@@ -815,7 +818,8 @@ export class RunImpl implements ActiveRun {
       const cb = g.policy.circuit_breaker;
       // Bad arguments from the model say nothing about the tool's health: neither a failure nor a trial's answer.
       if (ToolInputError.is(error)) {
-        if (call.trial) g.stores.circuits.releaseTrial?.(call.name);
+        // A store that does not say which call is the trial (openUntil 0) decides for itself.
+        g.stores.circuits.releaseTrial?.(call.name, call.trial || undefined);
       } else g.stores.circuits.recordFailure(call.name, cb.failure_threshold, cb.cooldown_seconds * 1000, Date.now());
     }
     this.#toolEnd(call, 'error', errorMessage(error), undefined);
@@ -1332,7 +1336,8 @@ export class RunImpl implements ActiveRun {
       const store = this.#g.stores.idempotency;
       void settle(() => store.release(idempotencyKey));
     }
-    if (!call.reserved && call.costUsd > 0) this.settleCost(call, 0);
+    // The run's spend and the cross-run USD it took, both (a cross-run call count has no way back: it expires).
+    if (call.costUsd > 0 || call.crossRunUsd > 0) this.settleCost(call, 0);
     const stop = this.#stop;
     if (stop) return this.#refuse(call, stop.reason, 'run.stopped', `the run stopped first: ${stop.detail}`, true);
     if (call.reserved) this.#unreserve(call);
@@ -1376,7 +1381,7 @@ export class RunImpl implements ActiveRun {
 
   #toolEnd(call: CallState, outcome: ToolOutcome, error: string | undefined, result: unknown): void {
     // A half-open trial refused before it ran (a budget, a rule, a replay) said nothing of the tool: give it back.
-    if (call.trial && !call.executed) this.#g.stores.circuits.releaseTrial?.(call.name);
+    if (call.trial && !call.executed) this.#g.stores.circuits.releaseTrial?.(call.name, call.trial);
     const hub = this.#g.hub;
     if (!hub.active) return;
     const limits = this.limits;
@@ -1497,8 +1502,8 @@ class ToolCall implements ToolContext {
   executed = false;
   /** Counted in the run's budgets but not admitted yet: a refusal before admission gives the count back. */
   reserved = false;
-  /** This call is the circuit's half-open trial: if it ends without running, the next call may be the trial. */
-  trial = false;
+  /** When this call is the circuit's half-open trial, which one (see CircuitStore.openUntil); 0 otherwise. */
+  trial = 0;
   /** In the run's list of running calls (see InFlight). */
   inFlight = false;
   prevInFlight: ToolCall | undefined = undefined;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { IdempotencyCrashedError, ToolRefusedError } from './errors.js';
 import type { BoundedEvent, KillRecord } from './events.js';
@@ -109,6 +110,36 @@ describe('admission in one call (stores.admission)', () => {
     );
     expect(result).toMatchObject({ stopReason: 'killed', detail: 'killed for agent a by ops: incident' });
     expect(ran).toBe(false);
+  });
+
+  it('a call stopped while it waited for admission leaves alone the lease another call holds', async () => {
+    const { stores } = countingAdmission();
+    const admit = stores.admission.admit;
+    const slow = {
+      ...stores,
+      admission: { admit: (request: AdmissionRequest) => sleep(5).then(() => admit(request)) },
+    };
+    const governor = createGovernor({
+      policy: { writes: { tools: ['payments.*'], require_approval: false } },
+      stores: slow,
+    });
+    let ran = 0;
+    const refund = () => sleep(80).then(() => ++ran);
+    const first = governor.run({ agent: 'billing' }, run => run.tool('payments.refund', { id: 1 }, refund));
+    await sleep(20);
+    // The same refund from another request, whose caller gives up while the store answers "in flight".
+    const caller = new AbortController();
+    const second = governor.run({ agent: 'billing', signal: caller.signal }, run =>
+      run.tool('payments.refund', { id: 1 }, refund),
+    );
+    await sleep(1);
+    caller.abort();
+    expect(await second).toMatchObject({ status: 'stopped', stopReason: 'killed' });
+    // A third attempt still finds the first one's lease: it waits and gets its result, the refund runs once.
+    const third = governor.run({ agent: 'billing' }, run => run.tool('payments.refund', { id: 1 }, refund));
+    expect(await first).toMatchObject({ status: 'ok', output: 1 });
+    expect(await third).toMatchObject({ status: 'ok', output: 1 });
+    expect(ran).toBe(1);
   });
 
   it('passes the tool onCrash choice: code definitions, then idempotency.retry_on_crash, else block', async () => {

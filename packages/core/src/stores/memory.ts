@@ -139,11 +139,14 @@ interface CircuitState {
   cooldownMs: number;
   /** A half-open trial call is out. */
   trial: boolean;
+  /** Which trial was handed out last (1, 2, …): a late release of an earlier one leaves it alone. */
+  trialGeneration: number;
 }
 
 /** Circuit-breaker state for one process. */
 export class MemoryCircuitStore implements CircuitStore {
   readonly #circuits = new Map<string, CircuitState>();
+  #trials = 0;
 
   openUntil(tool: string): number {
     if (this.#circuits.size === 0) return 0;
@@ -155,7 +158,9 @@ export class MemoryCircuitStore implements CircuitStore {
     // or opens it again (a failure); a trial that never answers lets another through after one more cool-down.
     state.openUntil = now + state.cooldownMs;
     state.trial = true;
-    return -1;
+    // Numbered across the store, so one handed out before the circuit closed and opened again never matches.
+    state.trialGeneration = ++this.#trials;
+    return -state.trialGeneration;
   }
 
   recordSuccess(tool: string): void {
@@ -165,7 +170,7 @@ export class MemoryCircuitStore implements CircuitStore {
   recordFailure(tool: string, threshold: number, cooldownMs: number, now: number): number {
     let state = this.#circuits.get(tool);
     if (!state) {
-      state = { failures: 0, openUntil: 0, cooldownMs, trial: false };
+      state = { failures: 0, openUntil: 0, cooldownMs, trial: false, trialGeneration: 0 };
       this.#circuits.set(tool, state);
     }
     state.cooldownMs = cooldownMs;
@@ -176,9 +181,10 @@ export class MemoryCircuitStore implements CircuitStore {
     return state.openUntil > now ? state.openUntil : 0;
   }
 
-  releaseTrial(tool: string): void {
+  releaseTrial(tool: string, trial?: number): void {
     const state = this.#circuits.get(tool);
-    if (!state?.trial) return;
+    // This store always says which call is the trial: a call that does not know is not it.
+    if (!state?.trial || trial !== state.trialGeneration) return;
     state.trial = false;
     state.openUntil = Date.now();
   }

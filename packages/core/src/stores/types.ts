@@ -55,18 +55,20 @@ export interface KillSwitchStore {
 export interface CircuitStore {
   /**
    * Epoch ms until which the tool's circuit is open, or 0 when closed. When the cool-down has passed, the one caller
-   * let through as the half-open trial gets -1 (a store that does not tell may return 0). Called on every tool call:
-   * keep it cheap.
+   * let through as the half-open trial gets a negative number naming that trial (-1, -2, …), which it passes back to
+   * `releaseTrial`; a store that does not tell may return 0. Called on every tool call: keep it cheap.
    */
   openUntil(tool: string): number;
   recordSuccess(tool: string): void;
   /** Returns the epoch ms until which the circuit is now open (0 while still closed). */
   recordFailure(tool: string, threshold: number, cooldownMs: number, now: number): number;
   /**
-   * A call ended that says nothing of the tool's health (its input was at fault: `ToolInputError`). When it was the
-   * half-open trial, the next call may be the trial at once, rather than after another cool-down.
+   * A call ended that says nothing of the tool's health: refused before it ran, or its input was at fault
+   * (`ToolInputError`). When it was the half-open trial, the next call may be the trial at once, rather than after
+   * another cool-down. `trial` is what `openUntil` returned for it (negated); a later trial is left alone. Without it
+   * (the store did not say which call is the trial), the store decides.
    */
-  releaseTrial?(tool: string): void;
+  releaseTrial?(tool: string, trial?: number): void;
 }
 
 /** One counter to check and add to in a cross-run limit. */
