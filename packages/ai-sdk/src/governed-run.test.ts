@@ -391,13 +391,59 @@ describe.each(SDKS)('$name', sdk => {
     await expect(
       run.within(() => generateText({ ...run.settings({ model: broken }), prompt, maxRetries: 0 })),
     ).rejects.toThrow('provider 400');
-    // The same run goes on with another call: two more steps fit max_steps 3, not three.
+    // The same run goes on with another request: two more steps fit max_steps 3, not three.
     await run.within(() =>
-      generateText({ ...run.settings({ model: scripted, tools, stopWhen: sdk.ai.stepCountIs(5) }), prompt }),
+      generateText({
+        ...run.settings({ model: scripted, tools, stopWhen: sdk.ai.stepCountIs(5) }),
+        prompt: 'Now enrich the Globex lead.',
+      }),
     );
     const bounded = await run.end();
     expect(bounded).toMatchObject({ status: 'stopped', stopReason: 'max_steps', usage: { steps: 3 } });
     expect(scripted.doGenerateCalls).toHaveLength(2);
+  });
+
+  it("does not spend a step on the SDK's retry of a stream either (ai@7 sends new messages arrays)", async () => {
+    const governor = createGovernor({ policy: { budgets: { max_steps: 1 } } });
+    const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+    const scripted = sdk.model([done]);
+    let failed = false;
+    const model = new sdk.Mock({
+      doStream: async options => {
+        if (!failed) {
+          failed = true;
+          throw rateLimited(1);
+        }
+        return scripted.doStream(options);
+      },
+    });
+    const out = await ai.stream({ agent: AGENT }, run =>
+      streamText({ ...run.settings({ model }), prompt, maxRetries: 2 }),
+    );
+    expect(await out.result!.text).toBe(done.text);
+    expect(await out.bounded).toMatchObject({ status: 'ok', usage: { steps: 1 } });
+  });
+
+  it('still spends steps on an application that retries one failing prompt in a loop', async () => {
+    const governor = createGovernor({ policy: { budgets: { max_steps: 3 } } });
+    const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+    let providerCalls = 0;
+    const broken = new sdk.Mock({
+      doGenerate: async () => {
+        providerCalls++;
+        throw new Error('provider 400: bad request');
+      },
+    });
+    const run = await ai.start({ agent: AGENT });
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await run
+        .within(() => generateText({ ...run.settings({ model: broken }), prompt, maxRetries: 0 }))
+        .catch(() => undefined);
+    }
+    const bounded = await run.end();
+    expect(bounded).toMatchObject({ status: 'stopped', stopReason: 'max_steps' });
+    // The first call, five taken for retries of it, then two more steps: the budget holds.
+    expect(providerCalls).toBe(8);
   });
 
   it("governs a parent run's tools again in a child run, under the child's budgets", async () => {

@@ -66,14 +66,8 @@ export class GovernedRun implements AIRun {
   readonly #originals = new Map<string, ToolLike>();
   /** Shadow mode only: `stopWhen` already counted the step the next model call would take. */
   #prepaidStep = false;
-  /**
-   * Prompts of model calls that failed. The SDK retries a call with the same prompt array, and a new step (or a call
-   * running beside it, or the next `generateText` of the run) comes with another: only a retry is not a new step.
-   * ai@7's `streamText` builds the array again for each attempt, so there a retry counts as a step: counting one too
-   * many is the safe side, where matching prompts by content would let an application that retries the same prompt
-   * in a loop spend no step at all.
-   */
-  #failedPrompts: WeakSet<object> | undefined;
+  /** Model calls that failed, to tell the SDK retrying one from a new step; made at the first failure. */
+  #failedCalls: FailedCalls | undefined;
   /** Why the last model call failed, until one succeeds: the run ends with it if the SDK gives up. */
   #modelFailure: { readonly error: unknown } | undefined;
   /** The abort signal the caller gave the SDK (settings, or the first model call's). */
@@ -385,7 +379,7 @@ export class GovernedRun implements AIRun {
       this.#prepaidStep = false;
       return undefined;
     }
-    if (typeof prompt === 'object' && prompt !== null && this.#failedPrompts?.delete(prompt)) {
+    if (this.#failedCalls?.isRetry(prompt)) {
       // The SDK retrying a failed call: the same step, but the kill switch and the deadline still hold.
       try {
         run.check();
@@ -478,10 +472,8 @@ export class GovernedRun implements AIRun {
 
   /** Notes a failed model call (the SDK may retry it) and returns the error to throw. */
   #failed(error: unknown, prompt: unknown): unknown {
-    if (typeof prompt === 'object' && prompt !== null) {
-      this.#failedPrompts ??= new WeakSet();
-      this.#failedPrompts.add(prompt);
-    }
+    this.#failedCalls ??= new FailedCalls();
+    this.#failedCalls.failed(prompt);
     this.#modelFailure = { error };
     return error;
   }
@@ -624,6 +616,65 @@ function governedModel(model: LanguageModelLike, run: GovernedRun): LanguageMode
     doGenerate: (params: CallOptionsLike) => run.callModel(model, params, false),
     doStream: (params: CallOptionsLike) => run.callModel(model, params, true),
   } as LanguageModelLike;
+}
+
+/** How long a failed call may wait for the SDK's retry: its backoff and a provider's retry-after stay within it. */
+const RETRY_WINDOW_MS = 2 * 60_000;
+/** Calls with a failed call's messages taken for its retry, per run and messages (the SDK's default is 2 retries). */
+const MAX_FREE_RETRIES = 5;
+
+/**
+ * Tells the SDK retrying a failed model call from a new step. The SDK sends the same prompt array again
+ * (`generateText`, ai@6's `streamText`) or, in ai@7's `streamText`, a new array with the same messages; a new step, a
+ * call made beside it or the next `generateText` of the run sends other messages. The same messages sent again are
+ * taken for a retry at most MAX_FREE_RETRIES times per run, so an application retrying one prompt in a loop still
+ * spends steps.
+ */
+class FailedCalls {
+  readonly #arrays = new WeakSet<object>();
+  /** The failed calls' messages as JSON, oldest first. */
+  readonly #pending: { readonly json: string; readonly at: number }[] = [];
+  /** Retries taken by content, per messages. */
+  readonly #free = new Map<string, number>();
+
+  failed(prompt: unknown): void {
+    if (typeof prompt !== 'object' || prompt === null) return;
+    this.#arrays.add(prompt);
+    const json = promptJson(prompt);
+    if (json === undefined) return;
+    if (this.#pending.length >= 8) this.#pending.shift();
+    this.#pending.push({ json, at: Date.now() });
+  }
+
+  /** True when this call is the retry of a failed one; that failure is then forgotten. */
+  isRetry(prompt: unknown): boolean {
+    if (typeof prompt !== 'object' || prompt === null) return false;
+    const sameArray = this.#arrays.delete(prompt);
+    const pending = this.#pending;
+    const since = Date.now() - RETRY_WINDOW_MS;
+    while (pending.length > 0 && pending[0]!.at < since) pending.shift();
+    if (pending.length === 0) return sameArray;
+    const json = promptJson(prompt);
+    const index = json === undefined ? -1 : pending.findIndex(entry => entry.json === json);
+    if (index === -1) return sameArray;
+    pending.splice(index, 1);
+    // The same array is the SDK's own retry; the same messages in a new array may be an application's loop.
+    if (sameArray) return true;
+    const free = (this.#free.get(json!) ?? 0) + 1;
+    if (free > MAX_FREE_RETRIES) return false;
+    if (this.#free.size >= 64 && !this.#free.has(json!)) return false;
+    this.#free.set(json!, free);
+    return true;
+  }
+}
+
+/** A prompt as JSON, to compare with a failed call's; undefined when it cannot be written. */
+function promptJson(prompt: object): string | undefined {
+  try {
+    return JSON.stringify(prompt);
+  } catch {
+    return undefined;
+  }
 }
 
 function modelCall(model: LanguageModelLike, method: 'doGenerate' | 'doStream', params: CallOptionsLike) {
