@@ -391,12 +391,9 @@ describe.each(SDKS)('$name', sdk => {
     await expect(
       run.within(() => generateText({ ...run.settings({ model: broken }), prompt, maxRetries: 0 })),
     ).rejects.toThrow('provider 400');
-    // The same run goes on with another request: two more steps fit max_steps 3, not three.
+    // The same run goes on with a new request, the same words: two more steps fit max_steps 3, not three.
     await run.within(() =>
-      generateText({
-        ...run.settings({ model: scripted, tools, stopWhen: sdk.ai.stepCountIs(5) }),
-        prompt: 'Now enrich the Globex lead.',
-      }),
+      generateText({ ...run.settings({ model: scripted, tools, stopWhen: sdk.ai.stepCountIs(5) }), prompt }),
     );
     const bounded = await run.end();
     expect(bounded).toMatchObject({ status: 'stopped', stopReason: 'max_steps', usage: { steps: 3 } });
@@ -424,26 +421,79 @@ describe.each(SDKS)('$name', sdk => {
     expect(await out.bounded).toMatchObject({ status: 'ok', usage: { steps: 1 } });
   });
 
+  // `streamRetries` (retrying after the stream has started) exists only in ai@7.
+  it.skipIf(sdk.major !== 7)("does not spend a step on ai@7's retry of a stream that failed midway", async () => {
+    const governor = createGovernor({ policy: { budgets: { max_steps: 1 } } });
+    const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
+    const scripted = sdk.model([done]);
+    let calls = 0;
+    const model = new sdk.Mock({
+      doStream: async options => {
+        if (calls++ > 0) return scripted.doStream(options);
+        return {
+          stream: new ReadableStream({
+            start(controller) {
+              controller.enqueue({ type: 'stream-start', warnings: [] });
+              controller.enqueue({ type: 'error', error: rateLimited(1) });
+              controller.close();
+            },
+          }),
+        } as never;
+      },
+    });
+    const out = await ai.stream({ agent: AGENT }, run =>
+      streamText({
+        ...run.settings({ model }),
+        prompt,
+        streamRetries: 1,
+        onError: () => undefined,
+      } as Parameters<typeof streamText>[0]),
+    );
+    expect(await out.result!.text).toBe(done.text);
+    expect(calls).toBe(2);
+    expect(await out.bounded).toMatchObject({ status: 'ok', usage: { steps: 1 } });
+  });
+
   it('still spends steps on an application that retries one failing prompt in a loop', async () => {
     const governor = createGovernor({ policy: { budgets: { max_steps: 3 } } });
     const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
-    let providerCalls = 0;
+    let generateCalls = 0;
+    let streamCalls = 0;
     const broken = new sdk.Mock({
       doGenerate: async () => {
-        providerCalls++;
+        generateCalls++;
         throw new Error('provider 400: bad request');
       },
+      doStream: async () => {
+        streamCalls++;
+        throw rateLimited(1);
+      },
     });
-    const run = await ai.start({ agent: AGENT });
-    for (let attempt = 0; attempt < 20; attempt++) {
-      await run
-        .within(() => generateText({ ...run.settings({ model: broken }), prompt, maxRetries: 0 }))
-        .catch(() => undefined);
-    }
-    const bounded = await run.end();
-    expect(bounded).toMatchObject({ status: 'stopped', stopReason: 'max_steps' });
-    // The first call, five taken for retries of it, then two more steps: the budget holds.
-    expect(providerCalls).toBe(8);
+    const loop = async (call: (run: AIRun) => PromiseLike<unknown>) => {
+      const run = await ai.start({ agent: AGENT });
+      for (let attempt = 0; attempt < 20; attempt++) await Promise.resolve(call(run)).catch(() => undefined);
+      return run.end();
+    };
+    // Errors the SDK does not retry: every attempt is a step.
+    const generated = await loop(run =>
+      run.within(() => generateText({ ...run.settings({ model: broken }), prompt, maxRetries: 0 })),
+    );
+    expect(generated).toMatchObject({ status: 'stopped', stopReason: 'max_steps' });
+    expect(generateCalls).toBe(3);
+    // A rate-limited stream, retried by the application itself: five attempts pass for the SDK's retries, then
+    // the budget holds.
+    const streamed = await loop(run =>
+      run.within(() =>
+        streamText({
+          ...run.settings({ model: broken }),
+          prompt,
+          maxRetries: 0,
+          onError: () => undefined,
+        }).consumeStream(),
+      ),
+    );
+    expect(streamed).toMatchObject({ status: 'stopped', stopReason: 'max_steps' });
+    expect(streamCalls).toBe(8);
   });
 
   it("governs a parent run's tools again in a child run, under the child's budgets", async () => {

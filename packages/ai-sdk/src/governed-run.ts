@@ -64,7 +64,7 @@ export class GovernedRun implements AIRun {
   readonly #shared: Shared;
   /** SDK tool key -> the tool as the user wrote it, for the tools this run governs. */
   readonly #originals = new Map<string, ToolLike>();
-  /** Shadow mode only: `stopWhen` already counted the step the next model call would take. */
+  /** `stopWhen` already counted the step the next model call would take (a stop that did not take). */
   #prepaidStep = false;
   /** Model calls that failed, to tell the SDK retrying one from a new step; made at the first failure. */
   #failedCalls: FailedCalls | undefined;
@@ -422,7 +422,7 @@ export class GovernedRun implements AIRun {
     } catch (error) {
       const stopped = this.run.stopped;
       if (stopped) return stoppedResponse(spec, stopped) as R;
-      throw this.#failed(error, prompt);
+      throw this.#failed(error, prompt, false);
     }
     if (result === STOPPED) return stoppedResponse(spec, this.run.stopped!) as R;
     this.#modelFailure = undefined;
@@ -445,11 +445,11 @@ export class GovernedRun implements AIRun {
     } catch (error) {
       const stopped = this.run.stopped;
       if (stopped) return stoppedStream(spec, stopped) as unknown as R;
-      throw this.#failed(error, prompt);
+      throw this.#failed(error, prompt, true);
     }
     if (result === STOPPED) return stoppedStream(spec, this.run.stopped!) as unknown as R;
     this.#modelFailure = undefined;
-    return { ...result, stream: this.#watch(result.stream, model) };
+    return { ...result, stream: this.#watch(result.stream, model, prompt) };
   }
 
   /**
@@ -471,9 +471,9 @@ export class GovernedRun implements AIRun {
   }
 
   /** Notes a failed model call (the SDK may retry it) and returns the error to throw. */
-  #failed(error: unknown, prompt: unknown): unknown {
+  #failed(error: unknown, prompt: unknown, stream: boolean): unknown {
     this.#failedCalls ??= new FailedCalls();
-    this.#failedCalls.failed(prompt);
+    this.#failedCalls.failed(prompt, stream && isRetryable(error));
     this.#modelFailure = { error };
     return error;
   }
@@ -508,7 +508,7 @@ export class GovernedRun implements AIRun {
    * Passes the model's stream through, recording usage from its `finish` part. When the run stops mid-stream the
    * stream ends there with a `finish` of its own, so the SDK closes its step cleanly instead of failing.
    */
-  #watch(source: ReadableStream<unknown>, model: ModelInfo): ReadableStream<unknown> {
+  #watch(source: ReadableStream<unknown>, model: ModelInfo, prompt: unknown): ReadableStream<unknown> {
     const reader = source.getReader();
     const waiting = this.#stopWaiters();
     const spec = model.specificationVersion;
@@ -553,7 +553,12 @@ export class GovernedRun implements AIRun {
         }
         const part = next.value as { type?: string; usage?: unknown; error?: unknown };
         // A provider that reports its failure inside the stream: the SDK ends the step with finishReason 'error'.
-        if (part?.type === 'error') this.#modelFailure = { error: part.error };
+        if (part?.type === 'error') {
+          this.#modelFailure = { error: part.error };
+          // ai@7 may retry the step (`streamRetries`) with the same messages.
+          this.#failedCalls ??= new FailedCalls();
+          this.#failedCalls.failed(prompt, isRetryable(part.error));
+        }
         if (part?.type === 'finish') {
           finished = true;
           controller.enqueue(part);
@@ -618,63 +623,81 @@ function governedModel(model: LanguageModelLike, run: GovernedRun): LanguageMode
   } as LanguageModelLike;
 }
 
-/** How long a failed call may wait for the SDK's retry: its backoff and a provider's retry-after stay within it. */
+/** How long a failed stream call may wait for the SDK's retry (its default backoff is seconds). */
 const RETRY_WINDOW_MS = 2 * 60_000;
-/** Calls with a failed call's messages taken for its retry, per run and messages (the SDK's default is 2 retries). */
+/** Retries told by their messages alone, per failed call and the retries that followed it. */
 const MAX_FREE_RETRIES = 5;
 
 /**
- * Tells the SDK retrying a failed model call from a new step. The SDK sends the same prompt array again
- * (`generateText`, ai@6's `streamText`) or, in ai@7's `streamText`, a new array with the same messages; a new step, a
- * call made beside it or the next `generateText` of the run sends other messages. The same messages sent again are
- * taken for a retry at most MAX_FREE_RETRIES times per run, so an application retrying one prompt in a loop still
- * spends steps.
+ * Tells the SDK retrying a failed model call from a new step. `generateText` and ai@6 send the same prompt array
+ * again; ai@7's `streamText` builds a new array of the same messages, so a stream call that failed with an error the
+ * SDK retries is also matched by its messages (comparing references first: the SDK passes the same images and
+ * files again). A new step, a call made beside it or the next request of the run sends other messages or another
+ * array. Matches by messages are free at most MAX_FREE_RETRIES times in a row, so an application retrying one failing
+ * stream in a loop still spends steps.
  */
 class FailedCalls {
   readonly #arrays = new WeakSet<object>();
-  /** The failed calls' messages as JSON, oldest first. */
-  readonly #pending: { readonly json: string; readonly at: number }[] = [];
-  /** Retries taken by content, per messages. */
-  readonly #free = new Map<string, number>();
+  /** Failed stream calls the SDK may retry with new arrays, oldest first. */
+  readonly #pending: { readonly prompt: object; readonly at: number; readonly retries: number }[] = [];
+  /** For a prompt that was itself taken for a retry by its messages: how many such retries led to it. */
+  readonly #retriesOf = new WeakMap<object, number>();
 
-  failed(prompt: unknown): void {
+  failed(prompt: unknown, byMessages: boolean): void {
     if (typeof prompt !== 'object' || prompt === null) return;
     this.#arrays.add(prompt);
-    const json = promptJson(prompt);
-    if (json === undefined) return;
+    if (!byMessages) return;
     if (this.#pending.length >= 8) this.#pending.shift();
-    this.#pending.push({ json, at: Date.now() });
+    this.#pending.push({ prompt, at: Date.now(), retries: this.#retriesOf.get(prompt) ?? 0 });
   }
 
   /** True when this call is the retry of a failed one; that failure is then forgotten. */
   isRetry(prompt: unknown): boolean {
     if (typeof prompt !== 'object' || prompt === null) return false;
-    const sameArray = this.#arrays.delete(prompt);
     const pending = this.#pending;
+    if (this.#arrays.delete(prompt)) {
+      const index = pending.findIndex(entry => entry.prompt === prompt);
+      if (index !== -1) pending.splice(index, 1);
+      return true;
+    }
     const since = Date.now() - RETRY_WINDOW_MS;
     while (pending.length > 0 && pending[0]!.at < since) pending.shift();
-    if (pending.length === 0) return sameArray;
-    const json = promptJson(prompt);
-    const index = json === undefined ? -1 : pending.findIndex(entry => entry.json === json);
-    if (index === -1) return sameArray;
-    pending.splice(index, 1);
-    // The same array is the SDK's own retry; the same messages in a new array may be an application's loop.
-    if (sameArray) return true;
-    const free = (this.#free.get(json!) ?? 0) + 1;
-    if (free > MAX_FREE_RETRIES) return false;
-    if (this.#free.size >= 64 && !this.#free.has(json!)) return false;
-    this.#free.set(json!, free);
-    return true;
+    const index = pending.findIndex(entry => sameMessages(entry.prompt, prompt, 0));
+    if (index === -1) return false;
+    const [entry] = pending.splice(index, 1);
+    // Counted on along the chain of attempts, so past the limit each further one is a step.
+    this.#retriesOf.set(prompt, entry!.retries + 1);
+    return entry!.retries < MAX_FREE_RETRIES;
   }
 }
 
-/** A prompt as JSON, to compare with a failed call's; undefined when it cannot be written. */
-function promptJson(prompt: object): string | undefined {
-  try {
-    return JSON.stringify(prompt);
-  } catch {
-    return undefined;
+/**
+ * Deep equality of two prompts, references first. Anything but plain data (a byte array, a URL) is equal only to
+ * itself: when in doubt the call is a new step, which is the safe side.
+ */
+function sameMessages(a: unknown, b: unknown, depth: number): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || depth > 64) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameMessages(a[i], b[i], depth + 1)) return false;
+    return true;
   }
+  if (Array.isArray(b)) return false;
+  const protoA = Object.getPrototypeOf(a);
+  if ((protoA !== Object.prototype && protoA !== null) || Object.getPrototypeOf(b) !== protoA) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    if (!sameMessages((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], depth + 1))
+      return false;
+  }
+  return true;
+}
+
+/** The SDK retries provider errors marked retryable (rate limits, overloads). */
+function isRetryable(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { isRetryable?: unknown }).isRetryable === true;
 }
 
 function modelCall(model: LanguageModelLike, method: 'doGenerate' | 'doStream', params: CallOptionsLike) {

@@ -63,10 +63,11 @@ export interface CircuitStore {
   /** Returns the epoch ms until which the circuit is now open (0 while still closed). */
   recordFailure(tool: string, threshold: number, cooldownMs: number, now: number): number;
   /**
-   * A call ended that says nothing of the tool's health: refused before it ran, or its input was at fault
-   * (`ToolInputError`). When it was the half-open trial, the next call may be the trial at once, rather than after
-   * another cool-down. `trial` is what `openUntil` returned for it (negated); a later trial is left alone. Without it
-   * (the store did not say which call is the trial), the store decides.
+   * A call ended that says nothing of the tool's health. When it was the half-open trial, the next call may be the
+   * trial at once, rather than after another cool-down. With numbered trials (`openUntil` returned `-trial`), core
+   * calls this for the trial refused before it ran or whose input was at fault (`ToolInputError`), and a later trial
+   * is left alone. A store that does not number its trials is called, without `trial`, for every call whose input was
+   * at fault: it cannot tell whether that call was its trial.
    */
   releaseTrial?(tool: string, trial?: number): void;
 }
