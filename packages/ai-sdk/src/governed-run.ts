@@ -116,6 +116,8 @@ export class GovernedRun implements AIRun {
   }
 
   end<T>(outcome?: { readonly output: T } | { readonly error: unknown }) {
+    // The failed calls' prompts (images and files included) are not kept past the run.
+    this.#failedCalls = undefined;
     return this.run.end<T>(outcome);
   }
 
@@ -445,7 +447,8 @@ export class GovernedRun implements AIRun {
     } catch (error) {
       const stopped = this.run.stopped;
       if (stopped) return stoppedStream(spec, stopped) as unknown as R;
-      throw this.#failed(error, prompt, true);
+      // Only ai@7 (v4 models) rebuilds the messages for its retry; ai@6 sends the same array again.
+      throw this.#failed(error, prompt, spec === 'v4' && isRetryable(error));
     }
     if (result === STOPPED) return stoppedStream(spec, this.run.stopped!) as unknown as R;
     this.#modelFailure = undefined;
@@ -471,9 +474,9 @@ export class GovernedRun implements AIRun {
   }
 
   /** Notes a failed model call (the SDK may retry it) and returns the error to throw. */
-  #failed(error: unknown, prompt: unknown, stream: boolean): unknown {
+  #failed(error: unknown, prompt: unknown, byMessages: boolean): unknown {
     this.#failedCalls ??= new FailedCalls();
-    this.#failedCalls.failed(prompt, stream && isRetryable(error));
+    this.#failedCalls.failed(prompt, byMessages);
     this.#modelFailure = { error };
     return error;
   }
@@ -555,9 +558,10 @@ export class GovernedRun implements AIRun {
         // A provider that reports its failure inside the stream: the SDK ends the step with finishReason 'error'.
         if (part?.type === 'error') {
           this.#modelFailure = { error: part.error };
-          // ai@7 may retry the step (`streamRetries`) with the same messages.
+          // ai@7 may retry the step (`streamRetries`, or `onError` asking for it) with the same messages, whatever the
+          // error is.
           this.#failedCalls ??= new FailedCalls();
-          this.#failedCalls.failed(prompt, isRetryable(part.error));
+          this.#failedCalls.failed(prompt, spec === 'v4');
         }
         if (part?.type === 'finish') {
           finished = true;
@@ -623,10 +627,13 @@ function governedModel(model: LanguageModelLike, run: GovernedRun): LanguageMode
   } as LanguageModelLike;
 }
 
-/** How long a failed stream call may wait for the SDK's retry (its default backoff is seconds). */
+/** How long a failed stream call may wait for the SDK's retry (2 s, 4 s, 8 s… : six retries fit). */
 const RETRY_WINDOW_MS = 2 * 60_000;
-/** Retries told by their messages alone, per failed call and the retries that followed it. */
-const MAX_FREE_RETRIES = 5;
+/**
+ * Retries told by their messages alone, in a row along a chain of attempts: the SDK's defaults (`maxRetries` 2 at
+ * the start of a stream, times `streamRetries` 2 midway) make at most eight. A longer chain pays steps beyond them.
+ */
+const MAX_FREE_RETRIES = 8;
 
 /**
  * Tells the SDK retrying a failed model call from a new step. `generateText` and ai@6 send the same prompt array
@@ -662,7 +669,7 @@ class FailedCalls {
     }
     const since = Date.now() - RETRY_WINDOW_MS;
     while (pending.length > 0 && pending[0]!.at < since) pending.shift();
-    const index = pending.findIndex(entry => sameMessages(entry.prompt, prompt, 0));
+    const index = pending.findIndex(entry => sameMessages(entry.prompt, prompt));
     if (index === -1) return false;
     const [entry] = pending.splice(index, 1);
     // Counted on along the chain of attempts, so past the limit each further one is a step.
@@ -672,15 +679,28 @@ class FailedCalls {
 }
 
 /**
- * Deep equality of two prompts, references first. Anything but plain data (a byte array, a URL) is equal only to
- * itself: when in doubt the call is a new step, which is the safe side.
+ * Deep equality of two prompts, references first. Anything but plain data (a byte array, a URL, a Date) is equal
+ * only to itself, a getter that throws or a structure past NODE_BUDGET nodes is unequal: when in doubt the call is a
+ * new step, which is the safe side.
  */
-function sameMessages(a: unknown, b: unknown, depth: number): boolean {
+function sameMessages(a: object, b: object): boolean {
+  const budget = { nodes: NODE_BUDGET };
+  try {
+    return sameValue(a, b, 0, budget);
+  } catch {
+    return false;
+  }
+}
+
+const NODE_BUDGET = 100_000;
+
+function sameValue(a: unknown, b: unknown, depth: number, budget: { nodes: number }): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || depth > 64) return false;
+  if (--budget.nodes < 0) return false;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameMessages(a[i], b[i], depth + 1)) return false;
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i], depth + 1, budget)) return false;
     return true;
   }
   if (Array.isArray(b)) return false;
@@ -689,8 +709,8 @@ function sameMessages(a: unknown, b: unknown, depth: number): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
   for (const key of keys) {
-    if (!sameMessages((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], depth + 1))
-      return false;
+    const x = (a as Record<string, unknown>)[key];
+    if (!sameValue(x, (b as Record<string, unknown>)[key], depth + 1, budget)) return false;
   }
   return true;
 }
