@@ -296,6 +296,26 @@ describe.each(SDKS)('$name', sdk => {
       isRetryable: true,
     });
 
+  /** `scripted`, but its first call (generate or stream) is refused with a 429 the SDK retries. */
+  const rateLimitedOnce = (scripted: ReturnType<typeof sdk.model>) => {
+    let failed = false;
+    const once = () => {
+      if (failed) return;
+      failed = true;
+      throw rateLimited(1);
+    };
+    return new sdk.Mock({
+      doGenerate: async options => {
+        once();
+        return scripted.doGenerate(options);
+      },
+      doStream: async options => {
+        once();
+        return scripted.doStream(options);
+      },
+    });
+  };
+
   it('ends a stream stopped with the provider error when the SDK gives up on it, not ok', async () => {
     const governor = createGovernor({ policy: {} });
     const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
@@ -360,16 +380,7 @@ describe.each(SDKS)('$name', sdk => {
     const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
     const { tools } = leadTools(sdk);
     const scripted = sdk.model([thrash(1), thrash(2), done]);
-    let failed = false;
-    const model = new sdk.Mock({
-      doGenerate: async options => {
-        if (!failed) {
-          failed = true;
-          throw rateLimited(1);
-        }
-        return scripted.doGenerate(options);
-      },
-    });
+    const model = rateLimitedOnce(scripted);
     const { result, bounded } = await ai.run({ agent: AGENT }, run =>
       generateText({ ...run.settings({ model, tools, stopWhen: sdk.ai.stepCountIs(5) }), prompt }),
     );
@@ -404,16 +415,7 @@ describe.each(SDKS)('$name', sdk => {
     const governor = createGovernor({ policy: { budgets: { max_steps: 1 } } });
     const ai = boundedAI(governor, { toolNames: TOOL_NAMES });
     const scripted = sdk.model([done]);
-    let failed = false;
-    const model = new sdk.Mock({
-      doStream: async options => {
-        if (!failed) {
-          failed = true;
-          throw rateLimited(1);
-        }
-        return scripted.doStream(options);
-      },
-    });
+    const model = rateLimitedOnce(scripted);
     const out = await ai.stream({ agent: AGENT }, run =>
       streamText({ ...run.settings({ model }), prompt, maxRetries: 2 }),
     );

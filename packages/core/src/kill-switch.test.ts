@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { BoundedEvent } from './events.js';
 import { createGovernor } from './governor.js';
 import { MemoryIdempotencyStore, MemoryKillSwitchStore, MemoryLimitsStore } from './stores/memory.js';
+import type { LimitsStore } from './stores/types.js';
 import type { ToolContext } from './types.js';
 
 const hang = (_args: unknown, ctx: ToolContext) =>
@@ -104,7 +105,14 @@ describe('calls still being admitted when the run stops', () => {
     '~standard': { version: 1 as const, vendor: 'test', validate: (value: unknown) => later({ value }) },
   };
   const memoryIdempotency = new MemoryIdempotencyStore();
-  const memoryLimits = new MemoryLimitsStore();
+  /** A limits store across a network: it takes a moment to answer a take. */
+  const slowLimits = (limits: MemoryLimitsStore): LimitsStore => ({
+    take: (requests, now) => later(limits.take(requests, now)),
+    add: (requests, now) => limits.add(requests, now),
+    used: (key, windowMs, sliding, now) => limits.used(key, windowMs, sliding, now),
+    acquire: (key, limit) => limits.acquire(key, limit),
+    releaseSlot: key => limits.releaseSlot(key),
+  });
   const cases = {
     'an async argument schema': () => createGovernor({ policy: {}, tools: { 'crm.refund': { schema: slowSchema } } }),
     'an idempotency store that answers later': () =>
@@ -122,19 +130,12 @@ describe('calls still being admitted when the run stops', () => {
       createGovernor({
         policy: { limits: { per_agent: { tool_calls_per_hour: 1000 } } },
         stores: {
-          limits: {
-            take: (requests, now) => later(memoryLimits.take(requests, now)),
-            add: (requests, now) => memoryLimits.add(requests, now),
-            used: (key, windowMs, sliding, now) => memoryLimits.used(key, windowMs, sliding, now),
-            acquire: (key, limit) => memoryLimits.acquire(key, limit),
-            releaseSlot: key => memoryLimits.releaseSlot(key),
-          },
+          limits: slowLimits(new MemoryLimitsStore()),
         },
       }),
   };
 
   it('gives back the cross-run spend a call took while it waited, when the run stops before it starts', async () => {
-    const limits = new MemoryLimitsStore();
     const governor = createGovernor({
       policy: {
         limits: { per_agent: { usd_per_hour: 1 } },
@@ -142,13 +143,7 @@ describe('calls still being admitted when the run stops', () => {
         tools: { on_refusal: 'continue' },
       },
       stores: {
-        limits: {
-          take: (requests, now) => later(limits.take(requests, now)),
-          add: (requests, now) => limits.add(requests, now),
-          used: (key, windowMs, sliding, now) => limits.used(key, windowMs, sliding, now),
-          acquire: (key, limit) => limits.acquire(key, limit),
-          releaseSlot: key => limits.releaseSlot(key),
-        },
+        limits: slowLimits(new MemoryLimitsStore()),
       },
     });
     const caller = new AbortController();
